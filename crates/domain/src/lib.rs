@@ -1,0 +1,12 @@
+//! Pure types and rules of cold-chain tracking: who owns what (tenants, devices), what a
+//! logger measured (readings) and whether a measurement is believable, and the shipments the
+//! goods travel in. No I/O and no async: everything here takes values and returns values, so
+//! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
+
+pub mod ids;
+pub mod reading;
+pub mod shipment;
+
+pub use ids::{DeviceId, IdError, TenantId};
+pub use reading::{Reading, ReadingLimits, RejectReason, Rejection};
+pub use shipment::{ShipmentStatus, TransportMode};
