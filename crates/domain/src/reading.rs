@@ -26,7 +26,7 @@ pub struct Reading {
 
 /// Why a payload or a reading was not stored. The `code` is stable: it is what the
 /// rejected-payloads table and the `reason` label of the metrics carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
     /// Not valid JSON, or not the shape of the contract.
