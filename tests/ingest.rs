@@ -1,1 +1,322 @@
+//! End to end: MQTT (a private Mosquitto with the repo's config) into PostgreSQL (a fresh
+//! database per test) through the real ingest pipeline.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use coldchain_domain::{DeviceId, TenantId};
+use coldchain_e2e::*;
+use coldchain_store::Store;
+use coldchain_store::devices::NewDevice;
+use serde_json::json;
+
+async fn register(store: &Store, tenant: &TenantId, devices: &[String]) {
+    for id in devices {
+        store
+            .create_device(
+                tenant,
+                &NewDevice {
+                    id: DeviceId::parse(id.clone()).unwrap(),
+                    name: String::new(),
+                    model: "test".into(),
+                    reading_interval_s: 60,
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn topic(tenant: &TenantId, device: &str) -> String {
+    format!("coldchain/v1/{tenant}/{device}/telemetry")
+}
+
+/// One reading per message, `n` of them per device, one minute apart, ending a minute ago.
+fn readings(tenant: &TenantId, devices: &[String], n: usize) -> Vec<(String, Vec<u8>)> {
+    let end: DateTime<Utc> = Utc::now() - chrono::Duration::minutes(1);
+    let mut out = Vec::new();
+    for device in devices {
+        for i in 0..n {
+            let ts = end - chrono::Duration::minutes((n - i) as i64);
+            let payload =
+                json!({"ts": ts.to_rfc3339(), "seq": i, "temp_c": 2.0 + (i % 7) as f64 * 0.1});
+            out.push((topic(tenant, device), payload.to_string().into_bytes()));
+        }
+    }
+    out
+}
+
+async fn count(store: &Store, tenant: &TenantId) -> i64 {
+    store.count_readings(tenant).await.unwrap()
+}
+
+async fn wait_for_count(store: &Store, tenant: &TenantId, expected: i64, timeout: Duration) {
+    eventually(&format!("{expected} stored readings"), timeout, || async {
+        (count(store, tenant).await == expected).then_some(())
+    })
+    .await;
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse(format!("t{}", rand::random::<u32>())).unwrap()
+}
+
+fn devices(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("logger-{i:03}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_readings_from_concurrent_publishers_are_stored_exactly_once() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(20);
+    register(&store, &tenant, &devices).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-10k"), store.clone());
+    ingest.wait_connected().await;
+
+    // 20 devices x 500 readings, split across 4 concurrent publishers.
+    let all = readings(&tenant, &devices, 500);
+    let publishers: Vec<_> = all
+        .chunks(all.len() / 4)
+        .map(|chunk| tokio::spawn(publish_to(broker.port, chunk.to_vec())))
+        .collect();
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+
+    wait_for_count(&store, &tenant, 10_000, Duration::from_secs(120)).await;
+    let distinct: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT DISTINCT device_id, ts FROM readings WHERE tenant_id = $1) d",
+    )
+    .bind(tenant.as_str())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(distinct, 10_000);
+    ingest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_readings_published_twice_are_stored_once() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(5);
+    register(&store, &tenant, &devices).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-dup"), store.clone());
+    ingest.wait_connected().await;
+
+    let batch = readings(&tenant, &devices, 100);
+    publish_all(&broker, batch.clone()).await;
+    publish_all(&broker, batch).await;
+    let received = ingest.state.clone();
+    eventually(
+        "both copies to be received and acknowledged",
+        Duration::from_secs(60),
+        || {
+            let s = received.clone();
+            async move {
+                (s.messages_acked.load(std::sync::atomic::Ordering::Relaxed) >= 1000).then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(count(&store, &tenant).await, 500);
+    ingest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_payloads_are_kept_with_their_reason_and_good_readings_still_flow() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(2);
+    register(&store, &tenant, &devices).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-bad"), store.clone());
+    ingest.wait_connected().await;
+
+    let now = Utc::now();
+    let good_topic = topic(&tenant, &devices[0]);
+    let mut stream = readings(&tenant, &devices, 50);
+    let bad: Vec<(String, Vec<u8>)> = vec![
+        (good_topic.clone(), b"{not json".to_vec()),
+        (
+            good_topic.clone(),
+            br#"{"ts":"2026-01-01T00:00:00Z","temp_c":"cold"}"#.to_vec(),
+        ),
+        (
+            good_topic.clone(),
+            json!({"ts": now.to_rfc3339(), "temp_c": 250.0})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            good_topic.clone(),
+            json!({"ts": (now + chrono::Duration::hours(2)).to_rfc3339(), "temp_c": 3.0})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            topic(&tenant, "never-registered"),
+            json!({"ts": now.to_rfc3339(), "temp_c": 3.0})
+                .to_string()
+                .into_bytes(),
+        ),
+        (good_topic.clone(), vec![b'x'; 300 * 1024]),
+    ];
+    // Interleave the bad ones with the good stream.
+    for (i, b) in bad.into_iter().enumerate() {
+        stream.insert(i * 15, b);
+    }
+    publish_all(&broker, stream).await;
+
+    wait_for_count(&store, &tenant, 100, Duration::from_secs(60)).await;
+    let reasons: Vec<String> = eventually("six rejections", Duration::from_secs(30), || async {
+        let r: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM rejected_payloads WHERE tenant_id = $1 ORDER BY reason",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        (r.len() >= 6).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        reasons,
+        vec![
+            "future_timestamp",
+            "malformed",
+            "malformed",
+            "out_of_range",
+            "oversize",
+            "unknown_device"
+        ]
+    );
+    let quarantined: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM rejected_payloads WHERE tenant_id = $1 AND reason = 'unknown_device'",
+    )
+    .bind(tenant.as_str())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&quarantined).contains("temp_c"));
+    ingest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_before_commit_loses_nothing_once_the_ingest_is_back() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(4);
+    register(&store, &tenant, &devices).await;
+
+    // An ingest that never flushes on its own: everything it takes stays uncommitted and
+    // unacknowledged until it is killed.
+    let mut config = ingest_config(&broker, "ingest-crash");
+    config.batch_size = 1_000_000;
+    config.batch_linger = Duration::from_secs(3600);
+    let first = start_ingest(config.clone(), store.clone());
+    first.wait_connected().await;
+    publish_all(&broker, readings(&tenant, &devices, 500)).await;
+    let state = first.state.clone();
+    eventually("messages in flight", Duration::from_secs(30), || {
+        let s = state.clone();
+        async move {
+            (s.messages_received
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 500)
+                .then_some(())
+        }
+    })
+    .await;
+    first.crash().await;
+    assert_eq!(
+        count(&store, &tenant).await,
+        0,
+        "nothing was committed before the crash"
+    );
+
+    // Same client id, normal batching: the broker redelivers everything.
+    config.batch_size = 500;
+    config.batch_linger = Duration::from_millis(50);
+    let second = start_ingest(config, store.clone());
+    wait_for_count(&store, &tenant, 2000, Duration::from_secs(60)).await;
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_database_going_away_for_a_while_loses_nothing() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let proxy = TcpProxy::start(database_addr()).await;
+    let store = db.store_via(Some(proxy.addr)).await;
+    let direct = db.store().await;
+    let tenant = tenant();
+    let devices = devices(4);
+    register(&direct, &tenant, &devices).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-dbdown"), store);
+    ingest.wait_connected().await;
+
+    let all = readings(&tenant, &devices, 400);
+    let (before, during) = all.split_at(800);
+    publish_all(&broker, before.to_vec()).await;
+    wait_for_count(&direct, &tenant, 800, Duration::from_secs(60)).await;
+
+    proxy.cut();
+    publish_all(&broker, during.to_vec()).await;
+    // The outage itself: the ingest holds what it took, the broker the rest.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&direct, &tenant).await,
+        800,
+        "nothing written while the database is away"
+    );
+    proxy.restore();
+
+    wait_for_count(&direct, &tenant, 1600, Duration::from_secs(60)).await;
+    ingest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_graceful_stop_commits_and_acknowledges_what_it_took() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(2);
+    register(&store, &tenant, &devices).await;
+    let mut config = ingest_config(&broker, "ingest-graceful");
+    // Long linger: only the shutdown flush can commit these.
+    config.batch_linger = Duration::from_secs(3600);
+    config.batch_size = 1_000_000;
+    let ingest = start_ingest(config, store.clone());
+    ingest.wait_connected().await;
+    publish_all(&broker, readings(&tenant, &devices, 150)).await;
+    let state = ingest.state.clone();
+    eventually("all messages received", Duration::from_secs(30), || {
+        let s = state.clone();
+        async move {
+            (s.messages_received
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 300)
+                .then_some(())
+        }
+    })
+    .await;
+    let acked = ingest.state.clone();
+    ingest.stop().await;
+    assert_eq!(count(&store, &tenant).await, 300);
+    assert_eq!(
+        acked
+            .messages_acked
+            .load(std::sync::atomic::Ordering::Relaxed),
+        300
+    );
+}
