@@ -112,18 +112,7 @@ async fn the_same_readings_published_twice_are_stored_once() {
     let batch = readings(&tenant, &devices, 100);
     publish_all(&broker, batch.clone()).await;
     publish_all(&broker, batch).await;
-    let received = ingest.state.clone();
-    eventually(
-        "both copies to be received and acknowledged",
-        Duration::from_secs(60),
-        || {
-            let s = received.clone();
-            async move {
-                (s.messages_acked.load(std::sync::atomic::Ordering::Relaxed) >= 1000).then_some(())
-            }
-        },
-    )
-    .await;
+    ingest.wait_acked(1000).await;
     assert_eq!(count(&store, &tenant).await, 500);
     ingest.stop().await;
 }
@@ -225,17 +214,7 @@ async fn a_crash_before_commit_loses_nothing_once_the_ingest_is_back() {
     let first = start_ingest(config.clone(), store.clone());
     first.wait_connected().await;
     publish_all(&broker, readings(&tenant, &devices, 500)).await;
-    let state = first.state.clone();
-    eventually("messages in flight", Duration::from_secs(30), || {
-        let s = state.clone();
-        async move {
-            (s.messages_received
-                .load(std::sync::atomic::Ordering::Relaxed)
-                >= 500)
-                .then_some(())
-        }
-    })
-    .await;
+    first.wait_received(500).await;
     first.crash().await;
     assert_eq!(
         count(&store, &tenant).await,
@@ -299,17 +278,7 @@ async fn a_graceful_stop_commits_and_acknowledges_what_it_took() {
     let ingest = start_ingest(config, store.clone());
     ingest.wait_connected().await;
     publish_all(&broker, readings(&tenant, &devices, 150)).await;
-    let state = ingest.state.clone();
-    eventually("all messages received", Duration::from_secs(30), || {
-        let s = state.clone();
-        async move {
-            (s.messages_received
-                .load(std::sync::atomic::Ordering::Relaxed)
-                >= 300)
-                .then_some(())
-        }
-    })
-    .await;
+    ingest.wait_received(300).await;
     let acked = ingest.state.clone();
     ingest.stop().await;
     assert_eq!(count(&store, &tenant).await, 300);

@@ -320,6 +320,32 @@ impl RunningIngest {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    /// Waits until the ingest has taken at least `n` messages from the broker.
+    pub async fn wait_received(&self, n: u64) {
+        self.wait_counter("messages received", n, |s| &s.messages_received)
+            .await
+    }
+
+    /// Waits until the ingest has acknowledged at least `n` messages to the broker.
+    pub async fn wait_acked(&self, n: u64) {
+        self.wait_counter("messages acknowledged", n, |s| &s.messages_acked)
+            .await
+    }
+
+    async fn wait_counter(
+        &self,
+        what: &str,
+        n: u64,
+        counter: fn(&IngestState) -> &std::sync::atomic::AtomicU64,
+    ) {
+        let state = self.state.clone();
+        eventually(&format!("{n} {what}"), Duration::from_secs(60), || {
+            let state = state.clone();
+            async move { (counter(&state).load(Ordering::Relaxed) >= n).then_some(()) }
+        })
+        .await;
+    }
+
     /// A crash: every stage stops at once, nothing more is committed or acknowledged.
     pub async fn crash(self) {
         self.task.abort();
