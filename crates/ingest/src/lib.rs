@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! source (rumqttc, QoS 1, manual acks) -> decode (+ validate) -> batch (size or linger)
-//!   -> sink (one transaction per batch, then acknowledge)
+//!   -> sink (one transaction per batch) -> acker (acknowledge, through the source's
+//!      event loop)
 //! ```
 //!
 //! Messages are acknowledged only after the transaction holding them committed, so a crash
 //! at any point leaves them with the broker, which redelivers them; the store's natural key
 //! turns the redelivery into a no-op. Stages are joined by bounded channels: when the
 //! database is slow or away, the sink stops, the batcher stops, the source stops polling and
-//! the broker holds the data.
+//! the broker holds the data. The one unbounded queue, sink to acker, keeps the
+//! acknowledgements from ever waiting on the pipeline they unblock (see [`sink`]).
 
 pub mod batch;
 pub mod config;
@@ -33,6 +35,9 @@ pub use config::{IngestConfig, MqttUrlError};
 pub struct IngestState {
     /// True between a CONNACK and the next connection error.
     pub broker_connected: AtomicBool,
+    /// True once the broker granted the subscription on the current connection; messages
+    /// published before that are not routed to this ingest (or its group) at all.
+    pub subscribed: AtomicBool,
     /// Bumped on every new connection. A delivery remembers the generation it came in on and
     /// is acknowledged only on that same connection: after a reconnect the broker resends
     /// unacknowledged messages, and acking the stale copy could release a packet id the broker
@@ -47,6 +52,11 @@ pub struct IngestState {
 impl IngestState {
     pub fn is_connected(&self) -> bool {
         self.broker_connected.load(Ordering::Relaxed)
+    }
+
+    /// Connected and subscribed: messages flow to this ingest.
+    pub fn is_ready(&self) -> bool {
+        self.is_connected() && self.subscribed.load(Ordering::Relaxed)
     }
 }
 
@@ -82,7 +92,7 @@ impl Ingest {
         let (client, eventloop) = source::connect(&config)?;
         let (delivery_tx, delivery_rx) = mpsc::channel(config.channel_capacity);
         let (batch_tx, batch_rx) = mpsc::channel(1);
-        let sink_done = CancellationToken::new();
+        let acks_done = CancellationToken::new();
 
         // The JoinSet owns every stage: dropping it aborts them all together.
         let mut stages = JoinSet::new();
@@ -95,7 +105,7 @@ impl Ingest {
             },
             delivery_tx,
             shutdown.clone(),
-            sink_done.clone(),
+            acks_done.clone(),
         ));
         stages.spawn(batch::run(
             delivery_rx,
@@ -103,18 +113,22 @@ impl Ingest {
             config.batching(),
             config.decode_limits(),
         ));
-        {
-            let sink = sink::Sink {
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        stages.spawn(
+            sink::Sink {
                 store,
-                client,
-                state,
+                acks: ack_tx,
                 shutdown: shutdown.clone(),
                 give_up_after_shutdown: config.drain_timeout,
-            };
-            let sink_done = sink_done.clone();
+            }
+            .run(batch_rx),
+        );
+        {
+            let acker = sink::Acker { client, state };
+            let acks_done = acks_done.clone();
             stages.spawn(async move {
-                sink.run(batch_rx).await;
-                sink_done.cancel();
+                acker.run(ack_rx).await;
+                acks_done.cancel();
             });
         }
         while let Some(joined) = stages.join_next().await {
