@@ -289,3 +289,124 @@ async fn a_graceful_stop_commits_and_acknowledges_what_it_took() {
         300
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn published_readings_read_back_through_the_api_in_event_time_order() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let tenant = tenant();
+    let devices = devices(2);
+    register(&store, &tenant, &devices).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-api"), store.clone());
+    ingest.wait_connected().await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let ctx = coldchain_api::ApiContext {
+        store: store.clone(),
+        metrics: coldchain_api::telemetry::install_recorder(),
+        broker_ready: None,
+    };
+    tokio::spawn(async move {
+        axum::serve(listener, coldchain_api::router(ctx, 65536))
+            .await
+            .unwrap();
+    });
+    let http = reqwest::Client::new();
+    let shipment: serde_json::Value = http
+        .post(format!("{base}/v1/shipments"))
+        .header("X-Tenant", tenant.as_str())
+        .json(&json!({"reference": "MEL-SHA-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = shipment["id"].as_str().unwrap().to_owned();
+
+    // 60 readings per device, one a minute; the shipment holds the devices for the middle
+    // 30 minutes only (device 0) and from minute 10 on (device 1).
+    let all = readings(&tenant, &devices, 60);
+    let first: serde_json::Value = serde_json::from_slice(&all[0].1).unwrap();
+    let first_ts = DateTime::parse_from_rfc3339(first["ts"].as_str().unwrap())
+        .map(|t| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap())
+        .unwrap();
+    let at = |minute: i64| (first_ts + chrono::Duration::minutes(minute)).to_rfc3339();
+    for (device, from, to) in [(&devices[0], 15, Some(45)), (&devices[1], 10, None)] {
+        let status = http
+            .post(format!("{base}/v1/shipments/{id}/devices"))
+            .header("X-Tenant", tenant.as_str())
+            .json(&json!({"device_id": device, "from": at(from), "to": to.map(at)}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+    }
+    // Deliver them newest first, as a gateway draining its buffer might.
+    publish_all(&broker, all.into_iter().rev().collect()).await;
+    wait_for_count(&store, &tenant, 120, Duration::from_secs(60)).await;
+
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/shipments/{id}/readings?limit=7");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: serde_json::Value = http
+            .get(url)
+            .header("X-Tenant", tenant.as_str())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for item in page["items"].as_array().unwrap() {
+            seen.push((
+                item["ts"].as_str().unwrap().to_owned(),
+                item["device_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let per_device = |d: &str| seen.iter().filter(|(_, dev)| dev == d).count();
+    assert_eq!(
+        per_device(&devices[0]),
+        30,
+        "only readings inside the window"
+    );
+    assert_eq!(per_device(&devices[1]), 50);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| {
+        let ta = DateTime::parse_from_rfc3339(&a.0).unwrap();
+        let tb = DateTime::parse_from_rfc3339(&b.0).unwrap();
+        ta.cmp(&tb).then(a.1.cmp(&b.1))
+    });
+    assert_eq!(seen, sorted, "event-time order across pages");
+
+    let device: serde_json::Value = http
+        .get(format!("{base}/v1/devices/{}", devices[1]))
+        .header("X-Tenant", tenant.as_str())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last_ts = DateTime::parse_from_rfc3339(device["last_reading"]["ts"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        last_ts,
+        first_ts + chrono::Duration::minutes(59),
+        "newest by event time, not arrival"
+    );
+    ingest.stop().await;
+}

@@ -308,16 +308,15 @@ pub fn start_ingest(config: IngestConfig, store: Store) -> RunningIngest {
 }
 
 impl RunningIngest {
+    /// Waits until the broker granted the subscription: from then on nothing published is
+    /// missed.
     pub async fn wait_connected(&self) {
         let state = self.state.clone();
-        eventually("the ingest to connect", Duration::from_secs(10), || {
+        eventually("the ingest to subscribe", Duration::from_secs(10), || {
             let state = state.clone();
-            async move { state.is_connected().then_some(()) }
+            async move { state.is_ready().then_some(()) }
         })
         .await;
-        // The subscription is queued on CONNACK; give the broker a moment to apply it by
-        // waiting for a round trip on a fresh connection.
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     /// Waits until the ingest has taken at least `n` messages from the broker.

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     if matches!(cli.command, Command::Serve | Command::Ingest) {
         let ingest = Ingest::new(config.ingest(), store.clone());
         let state = ingest.state();
-        broker_ready = Some(Arc::new(move || state.is_connected()));
+        broker_ready = Some(Arc::new(move || state.is_ready()));
         let shutdown = shutdown.clone();
         ingest_task = Some(tokio::spawn(async move { ingest.run(shutdown).await }));
     }

@@ -238,9 +238,12 @@ const EPOCH_MILLIS_THRESHOLD: f64 = 1e11;
 /// `ts` as RFC 3339 text or a number of seconds (or milliseconds) since the Unix epoch.
 pub fn parse_time(value: &Value) -> Result<DateTime<Utc>, Rejection> {
     match value {
+        // PostgreSQL keeps microseconds: truncate here so the reading the rules see is the
+        // reading that is stored (and two readings one nanosecond apart are one reading).
         Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| malformed(format!("ts {s:?} is not RFC 3339 ({e})"))),
+            .ok()
+            .and_then(|t| DateTime::from_timestamp_micros(t.timestamp_micros()))
+            .ok_or_else(|| malformed(format!("ts {s:?} is not RFC 3339"))),
         Value::Number(n) => {
             let n = n.as_f64().unwrap_or(f64::NAN);
             let seconds = if n.abs() >= EPOCH_MILLIS_THRESHOLD {

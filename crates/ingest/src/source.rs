@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, SubscribeReasonCode,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -62,13 +64,14 @@ pub struct Source {
 }
 
 /// Polls the connection until shutdown. On shutdown it stops forwarding messages (closing
-/// `deliveries` so the batcher flushes) but keeps the connection polled until the sink has
-/// sent its last acknowledgements (`sink_done`), then disconnects cleanly.
+/// `deliveries` so the batcher flushes) but keeps the connection polled until the
+/// acker has queued its last acknowledgements (`acks_done`), then disconnects cleanly (the
+/// DISCONNECT queues behind those acknowledgements, so they reach the broker first).
 pub async fn run(
     mut source: Source,
     deliveries: mpsc::Sender<Delivery>,
     shutdown: CancellationToken,
-    sink_done: CancellationToken,
+    acks_done: CancellationToken,
 ) {
     let mut deliveries = Some(deliveries);
     let mut backoff = Backoff::default();
@@ -79,7 +82,7 @@ pub async fn run(
                 deliveries = None;
                 continue;
             }
-            _ = sink_done.cancelled() => break,
+            _ = acks_done.cancelled() => break,
             event = source.eventloop.poll() => event,
         };
         match event {
@@ -135,7 +138,16 @@ pub async fn run(
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                debug!(?ack.return_codes, "subscribed");
+                let granted = ack
+                    .return_codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)));
+                source.state.subscribed.store(granted, Ordering::Relaxed);
+                if granted {
+                    debug!(?ack.return_codes, "subscribed");
+                } else {
+                    warn!(?ack.return_codes, topic = %source.topic_filter, "broker refused the subscription");
+                }
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
             Ok(_) => {}
@@ -149,7 +161,7 @@ pub async fn run(
                 warn!(%error, retry_in_ms = delay.as_millis() as u64, "broker connection failed");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = sink_done.cancelled() => break,
+                    _ = acks_done.cancelled() => break,
                 }
             }
         }
