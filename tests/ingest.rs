@@ -65,19 +65,40 @@ fn devices(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("logger-{i:03}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ten_thousand_readings_from_concurrent_publishers_are_stored_exactly_once() {
+/// A fresh database, a private broker and a tenant with `n` registered devices.
+struct Fixture {
+    db: TestDb,
+    broker: Broker,
+    store: Store,
+    tenant: TenantId,
+    devices: Vec<String>,
+}
+
+async fn fixture(n: usize) -> Fixture {
     init_tracing();
     let (db, broker) = (TestDb::create().await, Broker::start().await);
     let store = db.store().await;
     let tenant = tenant();
-    let devices = devices(20);
+    let devices = devices(n);
     register(&store, &tenant, &devices).await;
-    let ingest = start_ingest(ingest_config(&broker, "ingest-10k"), store.clone());
+    Fixture {
+        db,
+        broker,
+        store,
+        tenant,
+        devices,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_readings_from_concurrent_publishers_are_stored_exactly_once() {
+    let f = fixture(20).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+    let ingest = start_ingest(ingest_config(broker, "ingest-10k"), store.clone());
     ingest.wait_connected().await;
 
     // 20 devices x 500 readings, split across 4 concurrent publishers.
-    let all = readings(&tenant, &devices, 500);
+    let all = readings(tenant, devices, 500);
     let publishers: Vec<_> = all
         .chunks(all.len() / 4)
         .map(|chunk| tokio::spawn(publish_to(broker.port, chunk.to_vec())))
@@ -86,7 +107,7 @@ async fn ten_thousand_readings_from_concurrent_publishers_are_stored_exactly_onc
         publisher.await.unwrap();
     }
 
-    wait_for_count(&store, &tenant, 10_000, Duration::from_secs(120)).await;
+    wait_for_count(store, tenant, 10_000, Duration::from_secs(120)).await;
     let distinct: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT DISTINCT device_id, ts FROM readings WHERE tenant_id = $1) d",
     )
@@ -100,37 +121,29 @@ async fn ten_thousand_readings_from_concurrent_publishers_are_stored_exactly_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_readings_published_twice_are_stored_once() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
-    let store = db.store().await;
-    let tenant = tenant();
-    let devices = devices(5);
-    register(&store, &tenant, &devices).await;
-    let ingest = start_ingest(ingest_config(&broker, "ingest-dup"), store.clone());
+    let f = fixture(5).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+    let ingest = start_ingest(ingest_config(broker, "ingest-dup"), store.clone());
     ingest.wait_connected().await;
 
-    let batch = readings(&tenant, &devices, 100);
-    publish_all(&broker, batch.clone()).await;
-    publish_all(&broker, batch).await;
+    let batch = readings(tenant, devices, 100);
+    publish_all(broker, batch.clone()).await;
+    publish_all(broker, batch).await;
     ingest.wait_acked(1000).await;
-    assert_eq!(count(&store, &tenant).await, 500);
+    assert_eq!(count(store, tenant).await, 500);
     ingest.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_payloads_are_kept_with_their_reason_and_good_readings_still_flow() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
-    let store = db.store().await;
-    let tenant = tenant();
-    let devices = devices(2);
-    register(&store, &tenant, &devices).await;
-    let ingest = start_ingest(ingest_config(&broker, "ingest-bad"), store.clone());
+    let f = fixture(2).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+    let ingest = start_ingest(ingest_config(broker, "ingest-bad"), store.clone());
     ingest.wait_connected().await;
 
     let now = Utc::now();
-    let good_topic = topic(&tenant, &devices[0]);
-    let mut stream = readings(&tenant, &devices, 50);
+    let good_topic = topic(tenant, &devices[0]);
+    let mut stream = readings(tenant, devices, 50);
     let bad: Vec<(String, Vec<u8>)> = vec![
         (good_topic.clone(), b"{not json".to_vec()),
         (
@@ -150,7 +163,7 @@ async fn bad_payloads_are_kept_with_their_reason_and_good_readings_still_flow() 
                 .into_bytes(),
         ),
         (
-            topic(&tenant, "never-registered"),
+            topic(tenant, "never-registered"),
             json!({"ts": now.to_rfc3339(), "temp_c": 3.0})
                 .to_string()
                 .into_bytes(),
@@ -161,9 +174,9 @@ async fn bad_payloads_are_kept_with_their_reason_and_good_readings_still_flow() 
     for (i, b) in bad.into_iter().enumerate() {
         stream.insert(i * 15, b);
     }
-    publish_all(&broker, stream).await;
+    publish_all(broker, stream).await;
 
-    wait_for_count(&store, &tenant, 100, Duration::from_secs(60)).await;
+    wait_for_count(store, tenant, 100, Duration::from_secs(60)).await;
     let reasons: Vec<String> = eventually("six rejections", Duration::from_secs(30), || async {
         let r: Vec<String> = sqlx::query_scalar(
             "SELECT reason FROM rejected_payloads WHERE tenant_id = $1 ORDER BY reason",
@@ -197,27 +210,29 @@ async fn bad_payloads_are_kept_with_their_reason_and_good_readings_still_flow() 
     ingest.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_crash_before_commit_loses_nothing_once_the_ingest_is_back() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
-    let store = db.store().await;
-    let tenant = tenant();
-    let devices = devices(4);
-    register(&store, &tenant, &devices).await;
-
-    // An ingest that never flushes on its own: everything it takes stays uncommitted and
-    // unacknowledged until it is killed.
-    let mut config = ingest_config(&broker, "ingest-crash");
+/// An ingest config whose batches never fill or linger out: only a shutdown flushes them.
+fn never_flushing(broker: &Broker, client_id: &str) -> coldchain_ingest::IngestConfig {
+    let mut config = ingest_config(broker, client_id);
     config.batch_size = 1_000_000;
     config.batch_linger = Duration::from_secs(3600);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_before_commit_loses_nothing_once_the_ingest_is_back() {
+    let f = fixture(4).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+
+    // Everything the first ingest takes stays uncommitted and unacknowledged until it is
+    // killed.
+    let mut config = never_flushing(broker, "ingest-crash");
     let first = start_ingest(config.clone(), store.clone());
     first.wait_connected().await;
-    publish_all(&broker, readings(&tenant, &devices, 500)).await;
+    publish_all(broker, readings(tenant, devices, 500)).await;
     first.wait_received(500).await;
     first.crash().await;
     assert_eq!(
-        count(&store, &tenant).await,
+        count(store, tenant).await,
         0,
         "nothing was committed before the crash"
     );
@@ -226,62 +241,51 @@ async fn a_crash_before_commit_loses_nothing_once_the_ingest_is_back() {
     config.batch_size = 500;
     config.batch_linger = Duration::from_millis(50);
     let second = start_ingest(config, store.clone());
-    wait_for_count(&store, &tenant, 2000, Duration::from_secs(60)).await;
+    wait_for_count(store, tenant, 2000, Duration::from_secs(60)).await;
     second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_database_going_away_for_a_while_loses_nothing() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let f = fixture(4).await;
+    let (broker, direct, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
     let proxy = TcpProxy::start(database_addr()).await;
-    let store = db.store_via(Some(proxy.addr)).await;
-    let direct = db.store().await;
-    let tenant = tenant();
-    let devices = devices(4);
-    register(&direct, &tenant, &devices).await;
-    let ingest = start_ingest(ingest_config(&broker, "ingest-dbdown"), store);
+    let store = f.db.store_via(Some(proxy.addr)).await;
+    let ingest = start_ingest(ingest_config(broker, "ingest-dbdown"), store);
     ingest.wait_connected().await;
 
-    let all = readings(&tenant, &devices, 400);
+    let all = readings(tenant, devices, 400);
     let (before, during) = all.split_at(800);
-    publish_all(&broker, before.to_vec()).await;
-    wait_for_count(&direct, &tenant, 800, Duration::from_secs(60)).await;
+    publish_all(broker, before.to_vec()).await;
+    wait_for_count(direct, tenant, 800, Duration::from_secs(60)).await;
 
     proxy.cut();
-    publish_all(&broker, during.to_vec()).await;
+    publish_all(broker, during.to_vec()).await;
     // The outage itself: the ingest holds what it took, the broker the rest.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        count(&direct, &tenant).await,
+        count(direct, tenant).await,
         800,
         "nothing written while the database is away"
     );
     proxy.restore();
 
-    wait_for_count(&direct, &tenant, 1600, Duration::from_secs(60)).await;
+    wait_for_count(direct, tenant, 1600, Duration::from_secs(60)).await;
     ingest.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_graceful_stop_commits_and_acknowledges_what_it_took() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
-    let store = db.store().await;
-    let tenant = tenant();
-    let devices = devices(2);
-    register(&store, &tenant, &devices).await;
-    let mut config = ingest_config(&broker, "ingest-graceful");
-    // Long linger: only the shutdown flush can commit these.
-    config.batch_linger = Duration::from_secs(3600);
-    config.batch_size = 1_000_000;
-    let ingest = start_ingest(config, store.clone());
+    let f = fixture(2).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+    // Only the shutdown flush can commit these.
+    let ingest = start_ingest(never_flushing(broker, "ingest-graceful"), store.clone());
     ingest.wait_connected().await;
-    publish_all(&broker, readings(&tenant, &devices, 150)).await;
+    publish_all(broker, readings(tenant, devices, 150)).await;
     ingest.wait_received(300).await;
     let acked = ingest.state.clone();
     ingest.stop().await;
-    assert_eq!(count(&store, &tenant).await, 300);
+    assert_eq!(count(store, tenant).await, 300);
     assert_eq!(
         acked
             .messages_acked
@@ -292,13 +296,9 @@ async fn a_graceful_stop_commits_and_acknowledges_what_it_took() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn published_readings_read_back_through_the_api_in_event_time_order() {
-    init_tracing();
-    let (db, broker) = (TestDb::create().await, Broker::start().await);
-    let store = db.store().await;
-    let tenant = tenant();
-    let devices = devices(2);
-    register(&store, &tenant, &devices).await;
-    let ingest = start_ingest(ingest_config(&broker, "ingest-api"), store.clone());
+    let f = fixture(2).await;
+    let (broker, store, tenant, devices) = (&f.broker, &f.store, &f.tenant, &f.devices);
+    let ingest = start_ingest(ingest_config(broker, "ingest-api"), store.clone());
     ingest.wait_connected().await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -328,7 +328,7 @@ async fn published_readings_read_back_through_the_api_in_event_time_order() {
 
     // 60 readings per device, one a minute; the shipment holds the devices for the middle
     // 30 minutes only (device 0) and from minute 10 on (device 1).
-    let all = readings(&tenant, &devices, 60);
+    let all = readings(tenant, devices, 60);
     let first: serde_json::Value = serde_json::from_slice(&all[0].1).unwrap();
     let first_ts = DateTime::parse_from_rfc3339(first["ts"].as_str().unwrap())
         .map(|t| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap())
@@ -346,8 +346,8 @@ async fn published_readings_read_back_through_the_api_in_event_time_order() {
         assert_eq!(status, reqwest::StatusCode::CREATED);
     }
     // Deliver them newest first, as a gateway draining its buffer might.
-    publish_all(&broker, all.into_iter().rev().collect()).await;
-    wait_for_count(&store, &tenant, 120, Duration::from_secs(60)).await;
+    publish_all(broker, all.into_iter().rev().collect()).await;
+    wait_for_count(store, tenant, 120, Duration::from_secs(60)).await;
 
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut cursor: Option<String> = None;
