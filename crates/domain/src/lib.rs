@@ -4,9 +4,11 @@
 //! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
 
 pub mod ids;
+pub mod product;
 pub mod reading;
 pub mod shipment;
 
 pub use ids::{DeviceId, IdError, TenantId};
+pub use product::{PRODUCT_PRESETS, ProductPreset};
 pub use reading::{Reading, ReadingLimits, RejectReason, Rejection};
 pub use shipment::{ShipmentStatus, TransportMode};
