@@ -1,8 +1,5 @@
 //! End to end over HTTP: the real router on a real socket against a fresh database.
 
-use std::net::SocketAddr;
-
-use coldchain_api::{ApiContext, router};
 use coldchain_e2e::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -18,20 +15,8 @@ impl Api {
     async fn start() -> Api {
         init_tracing();
         let db = TestDb::create().await;
-        let ctx = ApiContext {
-            store: db.store().await,
-            metrics: coldchain_api::telemetry::install_recorder(),
-            broker_ready: None,
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, router(ctx, coldchain_api::DEFAULT_BODY_LIMIT))
-                .await
-                .unwrap();
-        });
         Api {
-            base: format!("http://{addr}"),
+            base: serve_api(db.store().await).await,
             http: reqwest::Client::new(),
             tenant: "acme".into(),
             _db: db,

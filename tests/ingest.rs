@@ -301,18 +301,7 @@ async fn published_readings_read_back_through_the_api_in_event_time_order() {
     let ingest = start_ingest(ingest_config(broker, "ingest-api"), store.clone());
     ingest.wait_connected().await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let ctx = coldchain_api::ApiContext {
-        store: store.clone(),
-        metrics: coldchain_api::telemetry::install_recorder(),
-        broker_ready: None,
-    };
-    tokio::spawn(async move {
-        axum::serve(listener, coldchain_api::router(ctx, 65536))
-            .await
-            .unwrap();
-    });
+    let base = serve_api(store.clone()).await;
     let http = reqwest::Client::new();
     let shipment: serde_json::Value = http
         .post(format!("{base}/v1/shipments"))

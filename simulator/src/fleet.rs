@@ -345,6 +345,19 @@ pub fn plan_shipment(index: usize, spec: &ShipmentSpec, options: &FleetOptions) 
     plan
 }
 
+/// A logger interval from a duration: whole minutes (the physics steps a minute at a time),
+/// at least one.
+pub fn reading_interval(d: std::time::Duration) -> Result<SimSeconds, String> {
+    let s = d.as_secs();
+    if s < 60 || !s.is_multiple_of(60) || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "a reading interval must be whole minutes, at least 1m (got {})",
+            humantime::format_duration(d)
+        ));
+    }
+    Ok(s as SimSeconds)
+}
+
 fn round_to_minute(s: SimSeconds) -> SimSeconds {
     s - s.rem_euclid(MINUTE)
 }

@@ -12,6 +12,11 @@
 pub mod catalog;
 pub mod faults;
 pub mod fleet;
+pub mod load;
 pub mod physics;
+pub mod publish;
+pub mod register;
 pub mod rng;
+pub mod run;
+pub mod scenario;
 pub mod telemetry;

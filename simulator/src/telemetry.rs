@@ -10,6 +10,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use coldchain_domain::mqtt;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -196,10 +197,6 @@ impl ShipmentStream {
         self.at(t).to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
-    fn topic(&self, id: &str, channel: &str) -> String {
-        format!("coldchain/v1/{}/{id}/{channel}", self.options.tenant)
-    }
-
     fn push(&mut self, at: SimSeconds, message: Message) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -215,7 +212,7 @@ impl ShipmentStream {
         let message = Message {
             publish_at: self.at(t),
             shipment: self.plan.index,
-            topic: self.topic(&self.plan.gateway_id, "status"),
+            topic: mqtt::status_topic(&self.options.tenant, &self.plan.gateway_id),
             payload,
             qos: 1,
             retain: true,
@@ -244,7 +241,7 @@ impl ShipmentStream {
         let message = Message {
             publish_at: self.at(at),
             shipment: self.plan.index,
-            topic: self.topic(&logger.device_id.clone(), "events"),
+            topic: mqtt::events_topic(&self.options.tenant, &logger.device_id),
             payload,
             qos: self.options.qos,
             retain: false,
@@ -279,7 +276,8 @@ impl ShipmentStream {
         if malformed {
             payload = corrupted(payload, &mut self.network);
         }
-        let topic = self.topic(&self.plan.loggers[logger].device_id.clone(), "telemetry");
+        let topic =
+            mqtt::telemetry_topic(&self.options.tenant, &self.plan.loggers[logger].device_id);
         let message = Message {
             publish_at: self.at(at),
             shipment: self.plan.index,

@@ -441,3 +441,27 @@ pub fn database_addr() -> SocketAddr {
         .parse()
         .expect("DATABASE_URL host must be an IP address or localhost for the proxy tests")
 }
+
+// ------------------------------------------------------------------------------------------
+// HTTP API
+
+/// Serves the real router for `store` on a free local port; returns its base URL. The server
+/// lives as long as the test's runtime.
+pub async fn serve_api(store: Store) -> String {
+    let ctx = coldchain_api::ApiContext {
+        store,
+        metrics: coldchain_api::telemetry::install_recorder(),
+        broker_ready: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            coldchain_api::router(ctx, coldchain_api::DEFAULT_BODY_LIMIT),
+        )
+        .await
+        .expect("serve api");
+    });
+    base
+}

@@ -3,11 +3,14 @@
 //! goods travel in. No I/O and no async: everything here takes values and returns values, so
 //! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
 
+pub mod alert;
 pub mod ids;
+pub mod mqtt;
 pub mod product;
 pub mod reading;
 pub mod shipment;
 
+pub use alert::AlertKind;
 pub use ids::{DeviceId, IdError, TenantId};
 pub use product::{PRODUCT_PRESETS, ProductPreset};
 pub use reading::{Reading, ReadingLimits, RejectReason, Rejection};

@@ -1,5 +1,6 @@
 //! The ingest's settings, as plain values; the binary fills them from flags and environment.
 
+pub use coldchain_domain::mqtt::{BrokerAddress, MqttUrlError};
 use std::time::Duration;
 
 use coldchain_domain::ReadingLimits;
@@ -72,70 +73,9 @@ impl IngestConfig {
     }
 }
 
-/// A broker URL that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum MqttUrlError {
-    #[error("MQTT URL {0:?} is not a URL: {1}")]
-    Parse(String, url::ParseError),
-    #[error("MQTT URL {0:?} must use the mqtt:// or tcp:// scheme")]
-    Scheme(String),
-    #[error("MQTT URL {0:?} has no host")]
-    NoHost(String),
-}
-
-/// The parts of an `mqtt://` URL the client needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerAddress {
-    pub host: String,
-    pub port: u16,
-    pub credentials: Option<(String, String)>,
-}
-
-impl BrokerAddress {
-    pub fn parse(raw: &str) -> Result<Self, MqttUrlError> {
-        let url = url::Url::parse(raw).map_err(|e| MqttUrlError::Parse(raw.to_owned(), e))?;
-        if !matches!(url.scheme(), "mqtt" | "tcp") {
-            return Err(MqttUrlError::Scheme(raw.to_owned()));
-        }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| MqttUrlError::NoHost(raw.to_owned()))?
-            .to_owned();
-        let credentials = (!url.username().is_empty()).then(|| {
-            (
-                url.username().to_owned(),
-                url.password().unwrap_or_default().to_owned(),
-            )
-        });
-        Ok(Self {
-            host,
-            port: url.port().unwrap_or(1883),
-            credentials,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_urls_parse_with_defaults_and_credentials() {
-        assert_eq!(
-            BrokerAddress::parse("mqtt://127.0.0.1").unwrap(),
-            BrokerAddress {
-                host: "127.0.0.1".into(),
-                port: 1883,
-                credentials: None
-            }
-        );
-        let a = BrokerAddress::parse("mqtt://ingest:s3cret@broker:8883").unwrap();
-        assert_eq!(a.port, 8883);
-        assert_eq!(a.credentials, Some(("ingest".into(), "s3cret".into())));
-        assert!(BrokerAddress::parse("http://broker").is_err());
-        assert!(BrokerAddress::parse("broker:1883").is_err());
-    }
 
     #[test]
     fn the_subscription_is_shared_unless_told_otherwise() {

@@ -1,0 +1,108 @@
+//! The simulator against the real thing: a private Mosquitto, the real ingest and API, a
+//! fresh database. What the simulator says it sent is what the database holds.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use coldchain_e2e::*;
+use coldchain_sim::faults::FaultConfig;
+use coldchain_sim::fleet::{DAY, FleetOptions, MINUTE, plan_fleet};
+use coldchain_sim::register::ApiClient;
+use coldchain_sim::run::{Display, Speed, play};
+use coldchain_sim::telemetry::StreamOptions;
+use coldchain_store::Store;
+
+async fn rejected(store: &Store, tenant: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT reason, count(*) FROM rejected_payloads WHERE tenant_id = $1 GROUP BY reason \
+         ORDER BY reason",
+    )
+    .bind(tenant)
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fifty_shipment_run_ends_with_exactly_the_readings_the_simulator_sent() {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let ingest = start_ingest(ingest_config(&broker, "ingest-sim"), store.clone());
+    ingest.wait_connected().await;
+
+    let tenant = format!("sim{}", rand::random::<u32>());
+    let options = FleetOptions {
+        seed: 42,
+        interval: 15 * MINUTE,
+        stagger: DAY,
+        faults: FaultConfig {
+            per_shipment: 0.3,
+            ..FaultConfig::all()
+        },
+        ..FleetOptions::default()
+    };
+    let plans = plan_fleet(50, &options);
+    let span = plans.iter().map(|p| p.delivery()).max().unwrap() + 120;
+    let stream = StreamOptions {
+        tenant: tenant.clone(),
+        start: Speed::Max.start_for(span, Utc::now()),
+        qos: 1,
+        gateway_batch: None,
+    };
+    let registration = ApiClient::new(&api, &tenant)
+        .register_fleet(&plans, stream.start)
+        .await
+        .unwrap();
+    assert_eq!(registration.shipments_created, 50);
+
+    let summary = play(
+        plans,
+        stream,
+        options.seed,
+        Speed::Max,
+        &broker.url(),
+        Display {
+            quiet: true,
+            every: Duration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    let sent = &summary.published;
+    assert!(sent.readings > 100_000, "{sent:?}");
+    assert!(
+        sent.malformed_messages > 0 && sent.duplicate_messages > 0,
+        "{sent:?}"
+    );
+    for fault in [
+        "refrigeration_failure",
+        "sensor_silent",
+        "clock_skew",
+        "power_loss",
+    ] {
+        assert!(summary.faults.contains_key(fault), "{:?}", summary.faults);
+    }
+
+    let tenant_id = coldchain_domain::TenantId::parse(tenant.clone()).unwrap();
+    eventually("every reading stored", Duration::from_secs(120), || async {
+        (store.count_readings(&tenant_id).await.unwrap() == sent.readings as i64).then_some(())
+    })
+    .await;
+    eventually(
+        "every malformed message quarantined",
+        Duration::from_secs(30),
+        || async {
+            let r = rejected(&store, &tenant).await;
+            (r == vec![("malformed".to_owned(), sent.malformed_messages as i64)]).then_some(())
+        },
+    )
+    .await;
+    // Nothing more trickles in: the counts were final.
+    ingest.stop().await;
+    assert_eq!(
+        store.count_readings(&tenant_id).await.unwrap(),
+        sent.readings as i64
+    );
+}
