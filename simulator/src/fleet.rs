@@ -558,17 +558,34 @@ fn airline(rng: &mut ChaCha8Rng) -> String {
     (*AIRLINES.choose(rng).expect("airlines")).to_owned()
 }
 
+/// Why a door is open during normal handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// Goods loaded into another enclosure at a refrigerated dock.
+    Dock,
+    /// The van's drop at the buyer, in the open air.
+    Delivery,
+}
+
 impl ShipmentPlan {
-    /// Whether `t` falls in the first minutes of a leg that moves the goods into another
-    /// enclosure: the doors are open while the goods are loaded.
-    pub fn handover_door_open(&self, t: SimSeconds) -> bool {
+    /// Whether the doors are open for handling at `t`: the first minutes of a leg that moves
+    /// the goods into another enclosure, and the last minutes of the van's run.
+    pub fn handling_at(&self, t: SimSeconds) -> Option<Handling> {
         const LOADING: SimSeconds = 8 * MINUTE;
-        self.legs.windows(2).any(|w| {
-            w[0].enclosure != w[1].enclosure && w[1].start <= t && t < w[1].start + LOADING
-        }) || self.legs.last().is_some_and(|van| {
-            // The delivery: the van's doors open at the buyer's dock at the end.
-            van.kind == LegKind::LastMile && van.end - 4 * MINUTE <= t && t < van.end
-        })
+        const DROP: SimSeconds = 4 * MINUTE;
+        if self
+            .legs
+            .last()
+            .is_some_and(|van| van.kind == LegKind::LastMile && van.end - DROP <= t && t < van.end)
+        {
+            return Some(Handling::Delivery);
+        }
+        self.legs
+            .windows(2)
+            .any(|w| {
+                w[0].enclosure != w[1].enclosure && w[1].start <= t && t < w[1].start + LOADING
+            })
+            .then_some(Handling::Dock)
     }
 }
 

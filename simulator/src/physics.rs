@@ -80,9 +80,10 @@ impl Enclosure {
                 defrost_every_h: 0.0,
                 ..base
             },
+            // Little insulation, but a unit sized for a small box.
             Enclosure::Van => Thermal {
                 leak_tau_h: 5.0,
-                cooling_c_per_h: 8.0,
+                cooling_c_per_h: 12.0,
                 door_tau_min: 40.0,
                 defrost_every_h: 0.0,
                 ..base

@@ -17,7 +17,7 @@ use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
 use crate::faults::FaultKind;
-use crate::fleet::{DAY, HOUR, MINUTE, ShipmentPlan, SimSeconds, Surroundings};
+use crate::fleet::{DAY, HOUR, Handling, MINUTE, ShipmentPlan, SimSeconds, Surroundings};
 use crate::physics::{Conditions, Reefer, StepEvents, ambient, sea_ambient};
 use crate::rng::{Stream, rng_for};
 
@@ -362,16 +362,11 @@ impl ShipmentStream {
         let ambient_c = self.ambient_c(t);
         let door_air_c = if plan.active(FaultKind::DoorLeftOpen, t, None).is_some() {
             Some(ambient_c)
-        } else if plan.handover_door_open(t) {
-            // Goods change hands at refrigerated docks, except the van's drop at the buyer.
-            let at_the_buyer = leg.kind == crate::fleet::LegKind::LastMile;
-            Some(if at_the_buyer {
-                ambient_c
-            } else {
-                ambient_c.min(DOCK_C)
-            })
         } else {
-            None
+            plan.handling_at(t).map(|handling| match handling {
+                Handling::Dock => ambient_c.min(DOCK_C),
+                Handling::Delivery => ambient_c,
+            })
         };
         let door_open = door_air_c.is_some();
         let conditions = Conditions {
@@ -585,5 +580,49 @@ impl Iterator for FleetStream {
         let message = self.buffered[i].take();
         self.refill(i);
         message
+    }
+}
+
+/// A reading as it went out, read back from a message: for checking what the fleet sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentReading {
+    pub device_id: String,
+    pub ts: DateTime<Utc>,
+    pub temp_c: f64,
+    pub door_open: bool,
+    pub battery_pct: f64,
+    pub published_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// The readings of a well-formed telemetry message (none for anything else).
+    pub fn readings(&self) -> Vec<SentReading> {
+        let MessageKind::Telemetry {
+            malformed: false, ..
+        } = self.kind
+        else {
+            return Vec::new();
+        };
+        let device_id = self.topic.split('/').nth(3).unwrap_or_default().to_owned();
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&self.payload) else {
+            return Vec::new();
+        };
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        items
+            .iter()
+            .filter_map(|r| {
+                Some(SentReading {
+                    device_id: device_id.clone(),
+                    ts: r["ts"].as_str()?.parse().ok()?,
+                    temp_c: r["temp_c"].as_f64()?,
+                    door_open: r["door_open"].as_bool()?,
+                    battery_pct: r["battery_pct"].as_f64()?,
+                    published_at: self.publish_at,
+                })
+            })
+            .collect()
     }
 }

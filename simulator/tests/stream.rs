@@ -7,7 +7,7 @@ use coldchain_sim::faults::{FaultConfig, FaultKind};
 use coldchain_sim::fleet::{
     FleetOptions, HOUR, LegKind, MINUTE, ShipmentPlan, ShipmentSpec, plan_fleet, plan_shipment,
 };
-use coldchain_sim::telemetry::{FleetStream, Message, MessageKind, StreamOptions};
+use coldchain_sim::telemetry::{FleetStream, Message, MessageKind, SentReading, StreamOptions};
 use serde_json::Value;
 
 fn start() -> DateTime<Utc> {
@@ -56,45 +56,14 @@ fn cherries_by_sea_number(index: usize, options: &FleetOptions) -> ShipmentPlan 
     plan_shipment(index, &spec, options)
 }
 
-/// (event time, temperature, door open, publish time) of every well-formed reading.
-struct Sample {
-    ts: DateTime<Utc>,
-    temp_c: f64,
-    door_open: bool,
-    published: DateTime<Utc>,
-    device: String,
-}
-
-fn samples(messages: &[Message]) -> Vec<Sample> {
-    let mut out = Vec::new();
-    for m in messages {
-        let MessageKind::Telemetry {
-            malformed: false, ..
-        } = m.kind
-        else {
-            continue;
-        };
-        let device = m.topic.split('/').nth(3).unwrap().to_owned();
-        let value: Value = serde_json::from_slice(&m.payload).unwrap();
-        let items = match value {
-            Value::Array(items) => items,
-            one => vec![one],
-        };
-        for r in items {
-            out.push(Sample {
-                ts: r["ts"].as_str().unwrap().parse().unwrap(),
-                temp_c: r["temp_c"].as_f64().unwrap(),
-                door_open: r["door_open"].as_bool().unwrap(),
-                published: m.publish_at,
-                device: device.clone(),
-            });
-        }
-    }
-    out.sort_by_key(|s| (s.device.clone(), s.ts));
+/// Every well-formed reading sent, by device and event time.
+fn samples(messages: &[Message]) -> Vec<SentReading> {
+    let mut out: Vec<SentReading> = messages.iter().flat_map(Message::readings).collect();
+    out.sort_by(|a, b| (&a.device_id, a.ts).cmp(&(&b.device_id, b.ts)));
     out
 }
 
-fn during(samples: &[Sample], from: i64, to: i64) -> Vec<&Sample> {
+fn during(samples: &[SentReading], from: i64, to: i64) -> Vec<&SentReading> {
     let (from, to) = (
         start() + chrono::Duration::seconds(from),
         start() + chrono::Duration::seconds(to),
@@ -151,7 +120,7 @@ fn a_healthy_reefer_stays_inside_its_band() {
         let long_haul = plan.legs.iter().find(|l| l.kind.long_haul()).unwrap();
         for s in during(&all, long_haul.start, long_haul.end)
             .into_iter()
-            .filter(|s| ids.contains(&s.device.as_str()))
+            .filter(|s| ids.contains(&s.device_id.as_str()))
         {
             assert!(
                 band.contains(s.temp_c),
@@ -169,7 +138,7 @@ fn a_healthy_reefer_stays_inside_its_band() {
         .filter(|s| {
             let plan = plans
                 .iter()
-                .find(|p| p.loggers.iter().any(|l| l.device_id == s.device))
+                .find(|p| p.loggers.iter().any(|l| l.device_id == s.device_id))
                 .unwrap();
             plan.product.contains(s.temp_c)
         })
@@ -288,7 +257,7 @@ fn a_silent_sensor_uploads_its_buffer_late_in_bursts() {
     assert!(first_burst >= resumed && first_burst < resumed + chrono::Duration::minutes(5));
     let late = samples(&messages)
         .into_iter()
-        .filter(|s| (s.published - s.ts).num_hours() >= 1)
+        .filter(|s| (s.published_at - s.ts).num_hours() >= 1)
         .count();
     assert_eq!(
         late,
@@ -354,10 +323,10 @@ fn a_skewed_clock_shifts_event_times() {
     assert!(skew.amount != 0.0);
     let all = samples(&stream(std::slice::from_ref(&plan), options.seed));
     let skewed = &plan.loggers[skew.logger.unwrap()].device_id;
-    let readings: Vec<_> = all.iter().filter(|s| &s.device == skewed).collect();
+    let readings: Vec<_> = all.iter().filter(|s| &s.device_id == skewed).collect();
     assert!(readings.len() > 1000);
     for s in readings {
-        let lag = (s.published - s.ts).num_seconds() as f64;
+        let lag = (s.published_at - s.ts).num_seconds() as f64;
         // Published 1 to 15 s after sampling, stamped by a clock off by `amount`.
         assert!(
             (1.0..=15.0).contains(&(lag + skew.amount)),
@@ -397,7 +366,7 @@ fn a_drained_battery_runs_down_and_the_logger_goes_quiet() {
     );
     assert!(*batteries.last().unwrap() < 1.0);
     let all = samples(&messages);
-    let last = all.iter().rfind(|s| s.device == device).unwrap();
+    let last = all.iter().rfind(|s| s.device_id == device).unwrap();
     let delivered = start() + chrono::Duration::seconds(plan.delivery());
     assert!(
         delivered - last.ts > chrono::Duration::days(1),
