@@ -312,10 +312,6 @@ async fn main() -> anyhow::Result<()> {
                 display(&output),
             )
             .await?;
-            println!("  expected alerts:");
-            for e in &expected {
-                println!("    {} x{} on {} ({})", e.kind, e.count, e.shipment, e.note);
-            }
             finish(
                 summary.clone(),
                 registration,
@@ -324,6 +320,10 @@ async fn main() -> anyhow::Result<()> {
                     ..output.clone()
                 },
             )?;
+            println!("  expected alerts (what a correct backend raises):");
+            for e in &expected {
+                println!("    {} x{} on {} ({})", e.kind, e.count, e.shipment, e.note);
+            }
             #[derive(Serialize)]
             struct ScenarioSummary {
                 #[serde(flatten)]
