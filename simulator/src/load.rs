@@ -88,7 +88,7 @@ pub async fn load(
         let due = ((options.rate * elapsed.as_secs_f64()) as u64).min(total as u64);
         while sent < due {
             // Behind the asked rate: stop on time all the same, and report what was done.
-            if sent % 1024 == 0 && began.elapsed() >= options.duration {
+            if sent.is_multiple_of(1024) && began.elapsed() >= options.duration {
                 break 'run;
             }
             let device = sent as usize % topics.len();

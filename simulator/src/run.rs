@@ -181,18 +181,22 @@ pub async fn play(
     let plans = Arc::new(plans);
     let clock = Arc::new(AtomicI64::new(0));
     let readings = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
     let reporter = (!display.quiet).then(|| {
         tokio::spawn(report_progress(
             Arc::clone(&plans),
             start,
-            Arc::clone(&clock),
+            SimClock {
+                began,
+                speed,
+                last_published: Arc::clone(&clock),
+            },
             Arc::clone(&publisher.counters),
             Arc::clone(&readings),
             display.every,
         ))
     });
 
-    let began = Instant::now();
     let mut tally = Tally::default();
     let wills: Vec<(String, Vec<u8>)> = plans
         .iter()
@@ -263,10 +267,27 @@ pub async fn play(
     })
 }
 
+/// The simulated time now: real time scaled by the speed, or, as fast as possible, the due
+/// time of the last message published.
+struct SimClock {
+    began: Instant,
+    speed: Speed,
+    last_published: Arc<AtomicI64>,
+}
+
+impl SimClock {
+    fn now(&self) -> SimSeconds {
+        match self.speed {
+            Speed::Times(x) => (self.began.elapsed().as_secs_f64() * x) as SimSeconds,
+            Speed::Max => self.last_published.load(Ordering::Relaxed),
+        }
+    }
+}
+
 async fn report_progress(
     plans: Arc<Vec<ShipmentPlan>>,
     start: DateTime<Utc>,
-    clock: Arc<AtomicI64>,
+    clock: SimClock,
     counters: Arc<Counters>,
     readings: Arc<AtomicU64>,
     every: Duration,
@@ -276,7 +297,7 @@ async fn report_progress(
     let mut last = (Instant::now(), 0_u64);
     loop {
         ticker.tick().await;
-        let t = clock.load(Ordering::Relaxed);
+        let t = clock.now();
         let published = counters.published.load(Ordering::Relaxed);
         let rate = (published - last.1) as f64 / last.0.elapsed().as_secs_f64();
         last = (Instant::now(), published);
