@@ -2,9 +2,6 @@
 //! airports and climates, and who holds the goods on each leg. Figures are rounded public
 //! climate normals and typical transit times, good enough for an operator to recognise.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// A point on the map, in degrees.
@@ -232,37 +229,29 @@ pub const DESTINATIONS: &[City] = &[
     },
 ];
 
-/// How the long-haul leg travels.
+/// How the long-haul leg travels: by sea or by air (no road reaches China from Australia).
+/// The shipment's transport mode in the API is the domain's `TransportMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Mode {
+pub enum LongHaul {
     Sea,
     Air,
 }
 
-impl Mode {
+impl LongHaul {
     pub fn code(self) -> &'static str {
         match self {
-            Mode::Sea => "sea",
-            Mode::Air => "air",
+            LongHaul::Sea => "sea",
+            LongHaul::Air => "air",
         }
     }
 }
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sea" => Ok(Mode::Sea),
-            "air" => Ok(Mode::Air),
-            other => Err(format!("unknown mode {other:?}; expected sea or air")),
+impl From<LongHaul> for coldchain_domain::TransportMode {
+    fn from(mode: LongHaul) -> Self {
+        match mode {
+            LongHaul::Sea => coldchain_domain::TransportMode::Sea,
+            LongHaul::Air => coldchain_domain::TransportMode::Air,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Mode;
+use crate::catalog::LongHaul;
 use crate::fleet::{HOUR, LegKind, MINUTE, ShipmentPlan, SimSeconds};
 use crate::rng::{Stream, rng_for};
 
@@ -180,8 +180,8 @@ fn place(
     let fault = match kind {
         FaultKind::RefrigerationFailure => {
             let duration = match plan.mode {
-                Mode::Sea => minutes(rng, HOUR, 8 * HOUR),
-                Mode::Air => minutes(rng, 30 * MINUTE, 150 * MINUTE),
+                LongHaul::Sea => minutes(rng, HOUR, 8 * HOUR),
+                LongHaul::Air => minutes(rng, 30 * MINUTE, 150 * MINUTE),
             };
             let start = start_within(rng, long_haul.start, long_haul.end, duration);
             window(start, duration, None)
@@ -212,8 +212,8 @@ fn place(
         }
         FaultKind::SensorSilent => {
             let duration = match plan.mode {
-                Mode::Sea => minutes(rng, 4 * HOUR, 48 * HOUR),
-                Mode::Air => minutes(rng, 2 * HOUR, 6 * HOUR),
+                LongHaul::Sea => minutes(rng, 4 * HOUR, 48 * HOUR),
+                LongHaul::Air => minutes(rng, 2 * HOUR, 6 * HOUR),
             };
             let start = start_within(rng, long_haul.start, long_haul.end, duration);
             window(start, duration, logger)

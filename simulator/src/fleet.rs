@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use coldchain_domain::{PRODUCT_PRESETS, ProductPreset};
 
-use crate::catalog::{City, DESTINATIONS, LatLon, Mode, ORIGINS, along, sea_waypoints};
+use crate::catalog::{City, DESTINATIONS, LatLon, LongHaul, ORIGINS, along, sea_waypoints};
 use crate::faults::{Fault, FaultConfig, FaultKind};
 use crate::physics::Enclosure;
 use crate::rng::{Stream, rng_for};
@@ -173,7 +173,7 @@ pub struct ShipmentPlan {
     pub reference: String,
     pub seller: String,
     pub product: &'static ProductPreset,
-    pub mode: Mode,
+    pub mode: LongHaul,
     pub origin: &'static City,
     pub destination: &'static City,
     pub legs: Vec<Leg>,
@@ -230,7 +230,7 @@ pub struct ShipmentSpec {
     pub product: Option<&'static ProductPreset>,
     pub origin: Option<&'static City>,
     pub destination: Option<&'static City>,
-    pub mode: Option<Mode>,
+    pub mode: Option<LongHaul>,
     /// Seconds after the fleet's start that packing begins.
     pub depart_after: Option<SimSeconds>,
     pub loggers: Option<usize>,
@@ -275,9 +275,9 @@ pub fn plan_fleet(count: usize, options: &FleetOptions) -> Vec<ShipmentPlan> {
 pub fn plan_shipment(index: usize, spec: &ShipmentSpec, options: &FleetOptions) -> ShipmentPlan {
     let mut rng = rng_for(options.seed, index, Stream::Plan);
     let mode = spec.mode.unwrap_or(if rng.random_bool(options.sea_share) {
-        Mode::Sea
+        LongHaul::Sea
     } else {
-        Mode::Air
+        LongHaul::Air
     });
     let product = spec.product.unwrap_or_else(|| {
         PRODUCT_PRESETS
@@ -305,8 +305,8 @@ pub fn plan_shipment(index: usize, spec: &ShipmentSpec, options: &FleetOptions) 
         &spec.leg_durations,
     );
     let logger_count = spec.loggers.unwrap_or(match mode {
-        Mode::Sea => rng.random_range(1..=3),
-        Mode::Air => rng.random_range(1..=2),
+        LongHaul::Sea => rng.random_range(1..=3),
+        LongHaul::Air => rng.random_range(1..=2),
     });
     let loggers = (0..logger_count)
         .map(|k| Logger {
@@ -380,7 +380,7 @@ fn hours(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> SimSeconds {
 
 fn plan_legs(
     rng: &mut ChaCha8Rng,
-    mode: Mode,
+    mode: LongHaul,
     origin: &'static City,
     destination: &'static City,
     start: SimSeconds,
@@ -418,7 +418,7 @@ fn plan_legs(
         ),
     ];
     match mode {
-        Mode::Sea => {
+        LongHaul::Sea => {
             let line = shipping_line(rng);
             stages.extend([
                 (
@@ -455,7 +455,7 @@ fn plan_legs(
                 ),
             ]);
         }
-        Mode::Air => {
+        LongHaul::Air => {
             let airline = airline(rng);
             stages.extend([
                 (
@@ -494,8 +494,8 @@ fn plan_legs(
         }
     }
     let gateway = match mode {
-        Mode::Sea => d.seaport,
-        Mode::Air => d.airport,
+        LongHaul::Sea => d.seaport,
+        LongHaul::Air => d.airport,
     };
     stages.extend([
         (
@@ -615,8 +615,8 @@ mod tests {
                 .expect("a long haul");
             let length = long_haul.end - long_haul.start;
             match plan.mode {
-                Mode::Sea => assert!((10 * DAY..=18 * DAY).contains(&length)),
-                Mode::Air => assert!((10 * HOUR..=14 * HOUR).contains(&length)),
+                LongHaul::Sea => assert!((10 * DAY..=18 * DAY).contains(&length)),
+                LongHaul::Air => assert!((10 * HOUR..=14 * HOUR).contains(&length)),
             }
             assert_eq!(plan.legs.last().unwrap().kind, LegKind::LastMile);
             assert!(!plan.loggers.is_empty());

@@ -103,7 +103,7 @@ impl ApiClient {
                         "seller": plan.seller,
                         "origin": plan.origin.name,
                         "destination": plan.destination.name,
-                        "mode": plan.mode.code(),
+                        "mode": coldchain_domain::TransportMode::from(plan.mode).code(),
                         "planned_departure": at(plan.departure()),
                         "planned_arrival": at(plan.delivery()),
                     }),

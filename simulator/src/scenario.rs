@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 use coldchain_domain::{AlertKind, ProductPreset};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{DESTINATIONS, Mode, ORIGINS, city};
+use crate::catalog::{DESTINATIONS, LongHaul, ORIGINS, city};
 use crate::faults::{Fault, FaultConfig, FaultKind};
 use crate::fleet::{
     FleetOptions, LegKind, ShipmentPlan, ShipmentSpec, SimSeconds, plan_shipment, reading_interval,
@@ -80,7 +80,7 @@ pub struct ShipmentEntry {
     pub product: Option<String>,
     pub origin: Option<String>,
     pub destination: Option<String>,
-    pub mode: Option<Mode>,
+    pub mode: Option<LongHaul>,
     #[serde(default, with = "humantime_serde")]
     pub depart_after: Option<Duration>,
     pub loggers: Option<usize>,

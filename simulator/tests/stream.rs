@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use coldchain_domain::ProductPreset;
-use coldchain_sim::catalog::{DESTINATIONS, Mode, ORIGINS};
+use coldchain_sim::catalog::{DESTINATIONS, LongHaul, ORIGINS};
 use coldchain_sim::faults::{FaultConfig, FaultKind};
 use coldchain_sim::fleet::{
     FleetOptions, HOUR, LegKind, MINUTE, ShipmentPlan, ShipmentSpec, plan_fleet, plan_shipment,
@@ -48,7 +48,7 @@ fn cherries_by_sea_number(index: usize, options: &FleetOptions) -> ShipmentPlan 
         product: ProductPreset::find("temperate-produce"),
         origin: Some(&ORIGINS[0]),
         destination: Some(&DESTINATIONS[0]),
-        mode: Some(Mode::Sea),
+        mode: Some(LongHaul::Sea),
         loggers: Some(1),
         depart_after: Some(0),
         ..ShipmentSpec::default()
