@@ -489,6 +489,10 @@ impl ShipmentStream {
     /// Delivered: whatever is still held goes up, and the gateway says goodbye.
     fn finish(&mut self) {
         let t = self.t;
+        if self.door_was_open {
+            // The buyer has unloaded the van.
+            self.event(t, "door_close");
+        }
         for k in 0..self.loggers.len() {
             self.upload_backlog(k, t);
         }

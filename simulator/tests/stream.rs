@@ -373,3 +373,107 @@ fn a_drained_battery_runs_down_and_the_logger_goes_quiet() {
         "quiet well before delivery"
     );
 }
+
+fn events(messages: &[Message]) -> Vec<(DateTime<Utc>, String)> {
+    messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Event)
+        .map(|m| {
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            (
+                v["ts"].as_str().unwrap().parse().unwrap(),
+                v["event"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_power_loss_at_the_terminal_warms_the_container_and_is_reported_as_events() {
+    let options = with_faults(&[FaultKind::PowerLoss]);
+    let plan = cherries_by_sea(&options);
+    let fault = plan.faults[0].clone();
+    assert!(plan.leg_at(fault.start).unwrap().kind.at_terminal());
+    let messages = stream(std::slice::from_ref(&plan), options.seed);
+    let at = |s: i64| start() + chrono::Duration::seconds(s);
+    let power: Vec<_> = events(&messages)
+        .into_iter()
+        .filter(|(_, e)| e.starts_with("power"))
+        .collect();
+    assert_eq!(
+        power,
+        vec![
+            (at(fault.start), "power_off".to_owned()),
+            (at(fault.start + fault.duration), "power_on".to_owned())
+        ]
+    );
+    let all = samples(&messages);
+    let off = during(&all, fault.start, fault.start + fault.duration);
+    let rise = off.last().unwrap().temp_c - off.first().unwrap().temp_c;
+    let hours = fault.duration as f64 / 3600.0;
+    assert!(
+        rise > 0.3 * hours,
+        "warmed {rise:.2} °C in {hours:.1} h unplugged"
+    );
+}
+
+#[test]
+fn door_and_defrost_events_bracket_what_the_readings_show() {
+    let options = FleetOptions::default();
+    let plan = cherries_by_sea(&options);
+    let messages = stream(std::slice::from_ref(&plan), options.seed);
+    let events = events(&messages);
+    let count = |name: &str| events.iter().filter(|(_, e)| e == name).count();
+    assert!(
+        count("door_open") >= 3,
+        "handovers open the doors: {events:?}"
+    );
+    assert_eq!(count("door_open"), count("door_close"));
+    assert!(count("defrost_start") > 20);
+    assert!(count("defrost_start") - count("defrost_end") <= 1);
+    // Readings taken while a door is open say so.
+    let open = samples(&messages).iter().filter(|s| s.door_open).count();
+    assert!(open >= count("door_open"));
+}
+
+#[test]
+fn a_gateway_announces_itself_and_can_batch_its_uploads() {
+    let options = FleetOptions::default();
+    let plan = cherries_by_sea(&options);
+    let batched = StreamOptions {
+        gateway_batch: Some(15 * MINUTE),
+        ..self::options()
+    };
+    let messages: Vec<Message> =
+        FleetStream::new(std::slice::from_ref(&plan), batched, options.seed).collect();
+    let statuses: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Status)
+        .collect();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.iter().all(|m| m.retain
+        && m.topic == format!("coldchain/v1/acme/{}/status", plan.gateway_id)));
+    assert!(String::from_utf8_lossy(&statuses[0].payload).contains("\"online\""));
+    assert!(String::from_utf8_lossy(&statuses[1].payload).contains("\"offline\""));
+
+    // Every 15 minutes, one array per logger with the three readings taken since.
+    let telemetry: Vec<&Message> = messages
+        .iter()
+        .filter(|m| matches!(m.kind, MessageKind::Telemetry { .. }))
+        .collect();
+    let sizes: Vec<u32> = telemetry
+        .iter()
+        .map(|m| match m.kind {
+            MessageKind::Telemetry { readings, .. } => readings,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert!(sizes.iter().all(|n| *n <= 3));
+    assert!(sizes.iter().filter(|n| **n == 3).count() as f64 > 0.95 * sizes.len() as f64);
+    let unbatched = samples(&stream(std::slice::from_ref(&plan), options.seed));
+    assert_eq!(
+        samples(&messages).len(),
+        unbatched.len(),
+        "the same readings either way"
+    );
+}
