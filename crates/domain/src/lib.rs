@@ -4,14 +4,17 @@
 //! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
 
 pub mod alert;
+pub mod excursion;
 pub mod ids;
 pub mod mqtt;
 pub mod product;
+pub mod profile;
 pub mod reading;
 pub mod shipment;
 
 pub use alert::AlertKind;
 pub use ids::{DeviceId, IdError, TenantId};
 pub use product::{PRODUCT_PRESETS, ProductPreset};
+pub use profile::ProductProfile;
 pub use reading::{Reading, ReadingLimits, RejectReason, Rejection};
 pub use shipment::{ShipmentStatus, TransportMode};
