@@ -325,6 +325,35 @@ pub fn mean_kinetic_temperature(series: &Series, delta_h_kj_per_mol: f64) -> Opt
     Some(ratio / -(sum / weight).ln() - KELVIN)
 }
 
+/// When the mean kinetic temperature of the readings so far went over `limit` for good: the
+/// reading after which the running MKT (each reading weighted by the time it stands for)
+/// stayed above the limit to the last reading. `None` while the MKT of all readings is
+/// within the limit.
+pub fn mkt_exceeded_at(
+    series: &Series,
+    delta_h_kj_per_mol: f64,
+    limit_c: f64,
+) -> Option<DateTime<Utc>> {
+    let ratio = delta_h_kj_per_mol / R_KJ;
+    let (mut sum, mut weight) = (0.0_f64, 0.0_f64);
+    let mut above_since = None;
+    for (p, cover) in series.points.iter().zip(&series.covers) {
+        let w = cover.num_milliseconds() as f64;
+        if w == 0.0 {
+            continue;
+        }
+        sum += w * (-ratio / (p.temp_c + KELVIN)).exp();
+        weight += w;
+        let mkt = ratio / -(sum / weight).ln() - KELVIN;
+        match (mkt > limit_c, above_since) {
+            (true, None) => above_since = Some(p.ts),
+            (false, _) => above_since = None,
+            _ => {}
+        }
+    }
+    above_since
+}
+
 /// Where re-evaluation may restart after readings at or after `earliest_new` arrive: the
 /// latest earlier reading at which the engine is certainly idle (in band on both sides, not
 /// muted, outside every alert of `alerts` from its start to the reading that cleared it).
@@ -529,6 +558,21 @@ mod tests {
         );
         let mkt = mean_kinetic_temperature(&series, 83.144).unwrap();
         assert!((mkt - 29.054).abs() < 0.001, "{mkt}");
+    }
+
+    #[test]
+    fn mkt_goes_over_its_limit_for_good_at_one_reading() {
+        // Hours at 5 °C, then a warm spell that pushes the running MKT over 6 °C and keeps it.
+        let temps = [5.0, 5.0, 5.0, 12.0, 12.0, 12.0, 12.0, 5.0];
+        let series = Series::new(
+            temps.iter().enumerate().map(|(i, t)| Point {
+                ts: at(60 * i as i64),
+                temp_c: *t,
+            }),
+            Duration::hours(2),
+        );
+        assert_eq!(mkt_exceeded_at(&series, 83.144, 6.0), Some(at(60 * 3)));
+        assert_eq!(mkt_exceeded_at(&series, 83.144, 20.0), None);
     }
 
     fn arbitrary_points() -> impl Strategy<Value = Vec<Point>> {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use coldchain_domain::{DeviceId, Reading, RejectReason, TenantId};
 
+use crate::alerts::Arrived;
 use crate::{Store, StoreError};
 
 /// Readings decoded and validated from one MQTT message, waiting to be stored.
@@ -61,6 +62,8 @@ pub struct BatchOutcome {
     pub duplicates: u64,
     /// Rejections stored, by reason (including messages quarantined for unknown devices).
     pub rejected: BTreeMap<RejectReason, u64>,
+    /// Alert changes (opened, ended, retracted ...) the new readings caused.
+    pub alert_changes: u64,
 }
 
 /// Readings laid out as columns, the shape UNNEST wants.
@@ -113,7 +116,7 @@ inserted AS (
            lat, lon, received_at
     FROM x ORDER BY tenant_id, device_id, ts
     ON CONFLICT (tenant_id, device_id, ts) DO NOTHING
-    RETURNING 1
+    RETURNING tenant_id, device_id, ts
 ),
 latest AS (
     SELECT DISTINCT ON (tenant_id, device_id) *
@@ -141,7 +144,10 @@ state AS (
         last_lon = CASE WHEN EXCLUDED.last_reading_ts >= s.last_reading_ts
                            THEN EXCLUDED.last_lon ELSE s.last_lon END
 )
-SELECT count(*) FROM inserted
+SELECT tenant_id AS tenant, device_id AS device, count(*) AS inserted, min(ts) AS earliest,
+       max(ts) AS latest
+FROM inserted
+GROUP BY tenant_id, device_id ORDER BY tenant_id, device_id
 "#;
 
 const INSERT_REJECTIONS: &str = r#"
@@ -183,10 +189,10 @@ impl Store {
         }
 
         let total = columns.ts.len() as u64;
-        let inserted: i64 = if total == 0 {
-            0
+        let arrived: Vec<Arrived> = if total == 0 {
+            Vec::new()
         } else {
-            sqlx::query_scalar(INSERT_READINGS)
+            sqlx::query_as(INSERT_READINGS)
                 .bind(&columns.tenant)
                 .bind(&columns.device)
                 .bind(&columns.ts)
@@ -198,9 +204,11 @@ impl Store {
                 .bind(&columns.lat)
                 .bind(&columns.lon)
                 .bind(&columns.received_at)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?
         };
+        let inserted: i64 = arrived.iter().map(|a| a.inserted).sum();
+        let alert_changes = crate::alerts::evaluate(&mut tx, &arrived).await?;
 
         let rejections: Vec<&PendingRejection> =
             batch.rejections.iter().chain(quarantined.iter()).collect();
@@ -257,6 +265,7 @@ impl Store {
             inserted,
             duplicates: total.saturating_sub(inserted),
             rejected,
+            alert_changes,
         })
     }
 }

@@ -105,7 +105,7 @@ impl Store {
         new: &NewDevice,
     ) -> Result<Device, StoreError> {
         let mut tx = self.pool.begin().await?;
-        Self::ensure_tenant(&mut *tx, tenant).await?;
+        Self::ensure_tenant(&mut tx, tenant).await?;
         sqlx::query(
             "INSERT INTO devices (tenant_id, id, name, model, reading_interval_s)
              VALUES ($1, $2, $3, $4, $5)",

@@ -34,6 +34,10 @@ impl StoreError {
                 ("reference", "a shipment with this reference already exists")
             }
             "devices_pkey" => ("id", "a device with this id already exists"),
+            "product_profiles_pkey" => ("id", "a product profile with this id already exists"),
+            "product_profiles_min_c_check" | "product_profiles_check" => {
+                ("max_c", "min_c must be below max_c")
+            }
             "shipment_devices_no_overlap" | "shipment_devices_pkey" => (
                 "device_id",
                 "the device is already assigned to a shipment for an overlapping time window",

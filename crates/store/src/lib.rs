@@ -2,10 +2,12 @@
 //! migrations runner, one repository module per concept, and the batch writer the ingest
 //! commits through. SQL lives here in plain sight; nothing above this crate writes SQL.
 
+pub mod alerts;
 pub mod batch;
 pub mod devices;
 pub mod error;
 pub mod migrate;
+pub mod profiles;
 pub mod readings;
 pub mod rejected;
 pub mod shipments;
@@ -70,16 +72,22 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Creates the tenant row if it does not exist yet. Tenants are implicit until API keys
-    /// exist: the first write that names a tenant brings it into being.
+    /// Creates the tenant row, with the preset product profiles, if it does not exist yet.
+    /// Tenants are implicit until API keys exist: the first write that names a tenant brings
+    /// it into being.
     pub(crate) async fn ensure_tenant(
-        executor: impl sqlx::PgExecutor<'_>,
+        tx: &mut sqlx::PgConnection,
         tenant: &coldchain_domain::TenantId,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
-            .bind(tenant.as_str())
-            .execute(executor)
-            .await?;
+        let created =
+            sqlx::query("INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if created > 0 {
+            Self::ensure_presets(tx, tenant).await?;
+        }
         Ok(())
     }
 }

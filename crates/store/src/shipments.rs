@@ -64,7 +64,7 @@ impl Store {
         new: &NewShipment,
     ) -> Result<Shipment, StoreError> {
         let mut tx = self.pool.begin().await?;
-        Self::ensure_tenant(&mut *tx, tenant).await?;
+        Self::ensure_tenant(&mut tx, tenant).await?;
         let shipment: Shipment = sqlx::query_as(concat!(
             "INSERT INTO shipments (tenant_id, reference, seller, origin, destination, mode,
                                     profile_id, planned_departure, planned_arrival)

@@ -1,0 +1,759 @@
+//! Alerts in the database: the engine's verdicts written in the same transaction as the
+//! readings that caused them, the operators' acknowledgements and resolutions, and the
+//! append-only history of both.
+//!
+//! After a batch, every (shipment, device) that received readings is re-evaluated from the
+//! engine's restart point (the last reading at which nothing was in progress before the
+//! earliest new one): in-order data re-reads a handful of readings, a late upload re-reads
+//! the window it lands in. Work on one shipment is serialised with an advisory lock, so
+//! several ingest instances may take any message.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use coldchain_domain::AlertKind;
+use coldchain_domain::excursion::{
+    Point, Rules, Series, Side, TemperatureAlert, excursion_budget, mkt_exceeded_at,
+    temperature_alerts,
+};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::profiles::profile_in;
+use crate::{Store, StoreError};
+
+/// The actor the rules act as in the history.
+pub const ENGINE: &str = "engine";
+
+/// Channel notified (with the history seq) whenever an alert changes.
+pub const ALERTS_CHANNEL: &str = "coldchain_alerts";
+
+/// Serialises appends to the history so that seq order is commit order.
+const EVENT_LOG_LOCK: i64 = 0x636f_6c64_6368_6e01;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Alert {
+    pub id: Uuid,
+    pub shipment_id: Uuid,
+    /// The logger; absent for alerts about the shipment as a whole.
+    pub device_id: Option<String>,
+    pub kind: String,
+    pub severity: String,
+    /// open, acknowledged or resolved.
+    pub status: String,
+    /// Event time the trouble started.
+    pub started_at: DateTime<Utc>,
+    /// Event time it qualified as an alert (started_at + the profile's alert delay).
+    pub opened_at: DateTime<Utc>,
+    /// Event time it ended (the first reading back inside the band by the margin).
+    pub ended_at: Option<DateTime<Utc>>,
+    pub cleared_at: Option<DateTime<Utc>>,
+    pub peak_c: Option<f64>,
+    pub out_of_band_s: Option<i64>,
+    pub area_c_min: Option<f64>,
+    /// Late readings showed it never met the rule.
+    pub retracted: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! alert_columns {
+    () => {
+        " id, shipment_id, NULLIF(device_id, '') AS device_id, kind, severity, status, \
+         started_at, opened_at, ended_at, cleared_at, peak_c, out_of_band_s, area_c_min, \
+         retracted, created_at, updated_at "
+    };
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub alert_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub note: String,
+    /// The alert as it was after this change.
+    pub snapshot: serde_json::Value,
+}
+
+/// Filters of the alert listing.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub status: Option<String>,
+    pub kind: Option<AlertKind>,
+    pub severity: Option<String>,
+    pub shipment: Option<Uuid>,
+    /// Started at or after / before (event time).
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub include_retracted: bool,
+}
+
+/// Where an alert listing resumes: after this (started_at, id).
+pub type AlertCursor = (DateTime<Utc>, Uuid);
+
+/// Readings newly stored for one device by a batch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Arrived {
+    pub tenant: String,
+    pub device: String,
+    pub inserted: i64,
+    pub earliest: DateTime<Utc>,
+    pub latest: DateTime<Utc>,
+}
+
+/// An alert row as the engine compares it.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: Uuid,
+    kind: AlertKind,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    cleared_at: Option<DateTime<Utc>>,
+    opened_at: DateTime<Utc>,
+    peak_c: Option<f64>,
+    out_of_band_s: Option<i64>,
+    area_c_min: Option<f64>,
+    retracted: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingRow {
+    id: Uuid,
+    kind: String,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    cleared_at: Option<DateTime<Utc>>,
+    opened_at: DateTime<Utc>,
+    peak_c: Option<f64>,
+    out_of_band_s: Option<i64>,
+    area_c_min: Option<f64>,
+    retracted: bool,
+}
+
+/// What the engine found for one condition.
+#[derive(Debug, Clone, PartialEq)]
+struct Finding {
+    kind: AlertKind,
+    severity: &'static str,
+    started_at: DateTime<Utc>,
+    opened_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    cleared_at: Option<DateTime<Utc>>,
+    peak_c: Option<f64>,
+    out_of_band_s: Option<i64>,
+    area_c_min: Option<f64>,
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl From<&TemperatureAlert> for Finding {
+    fn from(a: &TemperatureAlert) -> Self {
+        Finding {
+            kind: match a.side {
+                Side::High => AlertKind::TemperatureHigh,
+                Side::Low => AlertKind::TemperatureLow,
+            },
+            severity: "warning",
+            started_at: a.start,
+            opened_at: a.opened_at,
+            ended_at: a.end,
+            cleared_at: a.cleared_at,
+            peak_c: Some(a.peak_c),
+            out_of_band_s: Some(a.out_of_band.num_seconds()),
+            area_c_min: Some(round(a.area_c_min)),
+        }
+    }
+}
+
+impl Existing {
+    fn same_as(&self, f: &Finding) -> bool {
+        !self.retracted
+            && self.ended_at == f.ended_at
+            && self.cleared_at == f.cleared_at
+            && self.opened_at == f.opened_at
+            && self.peak_c == f.peak_c
+            && self.out_of_band_s == f.out_of_band_s
+            && self.area_c_min == f.area_c_min
+    }
+
+    fn as_temperature_alert(&self) -> Option<TemperatureAlert> {
+        let side = match self.kind {
+            AlertKind::TemperatureHigh => Side::High,
+            AlertKind::TemperatureLow => Side::Low,
+            _ => return None,
+        };
+        Some(TemperatureAlert {
+            side,
+            start: self.started_at,
+            opened_at: self.opened_at,
+            end: self.ended_at,
+            cleared_at: self.cleared_at,
+            peak_c: self.peak_c.unwrap_or_default(),
+            out_of_band: Duration::seconds(self.out_of_band_s.unwrap_or_default()),
+            area_c_min: self.area_c_min.unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignmentRow {
+    shipment_id: Uuid,
+    assigned_from: DateTime<Utc>,
+    assigned_to: Option<DateTime<Utc>>,
+    profile_id: String,
+    reading_interval_s: i32,
+}
+
+/// One (shipment, device) to re-evaluate.
+struct Subject<'a> {
+    tenant: &'a str,
+    shipment: Uuid,
+    device: &'a str,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+}
+
+/// Re-evaluates the alerts of every shipment that the newly stored readings belong to.
+/// Runs inside the batch's transaction. Returns how many alert changes it recorded.
+pub(crate) async fn evaluate(
+    tx: &mut PgConnection,
+    arrived: &[Arrived],
+) -> Result<u64, StoreError> {
+    let mut changes = 0;
+    for a in arrived {
+        let assignments: Vec<AssignmentRow> = sqlx::query_as(
+            "SELECT sd.shipment_id, sd.assigned_from, sd.assigned_to, s.profile_id,
+                    d.reading_interval_s
+             FROM shipment_devices sd
+             JOIN shipments s ON s.tenant_id = sd.tenant_id AND s.id = sd.shipment_id
+             JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
+             WHERE sd.tenant_id = $1 AND sd.device_id = $2 AND s.profile_id IS NOT NULL
+               AND sd.assigned_from <= $4 AND (sd.assigned_to IS NULL OR sd.assigned_to > $3)
+             ORDER BY sd.shipment_id",
+        )
+        .bind(&a.tenant)
+        .bind(&a.device)
+        .bind(a.earliest)
+        .bind(a.latest)
+        .fetch_all(&mut *tx)
+        .await?;
+        for assignment in assignments {
+            let subject = Subject {
+                tenant: &a.tenant,
+                shipment: assignment.shipment_id,
+                device: &a.device,
+                from: assignment.assigned_from,
+                to: assignment.assigned_to,
+            };
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2::text, 0))")
+                .bind(subject.tenant)
+                .bind(subject.shipment)
+                .execute(&mut *tx)
+                .await?;
+            let tenant =
+                coldchain_domain::TenantId::parse(subject.tenant.to_owned()).map_err(|e| {
+                    StoreError::Invalid {
+                        field: "tenant".into(),
+                        message: e.to_string(),
+                    }
+                })?;
+            let Some(profile) = profile_in(&mut *tx, &tenant, &assignment.profile_id).await? else {
+                continue;
+            };
+            let rules = Rules::new(
+                &profile,
+                Duration::seconds(i64::from(assignment.reading_interval_s)),
+            );
+            let earliest = a.earliest.max(subject.from);
+            changes += evaluate_subject(tx, &subject, &rules, &profile, earliest).await?;
+        }
+    }
+    Ok(changes)
+}
+
+async fn existing_alerts(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+) -> Result<Vec<Existing>, StoreError> {
+    let rows: Vec<ExistingRow> = sqlx::query_as(
+        "SELECT id, kind, started_at, ended_at, cleared_at, opened_at, peak_c, out_of_band_s,
+                area_c_min, retracted
+         FROM alerts WHERE tenant_id = $1 AND shipment_id = $2 AND device_id = $3
+         ORDER BY started_at, kind",
+    )
+    .bind(s.tenant)
+    .bind(s.shipment)
+    .bind(s.device)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Existing {
+                id: r.id,
+                kind: r.kind.parse().ok()?,
+                started_at: r.started_at,
+                ended_at: r.ended_at,
+                cleared_at: r.cleared_at,
+                opened_at: r.opened_at,
+                peak_c: r.peak_c,
+                out_of_band_s: r.out_of_band_s,
+                area_c_min: r.area_c_min,
+                retracted: r.retracted,
+            })
+        })
+        .collect())
+}
+
+async fn points(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    since: DateTime<Utc>,
+) -> Result<Vec<Point>, StoreError> {
+    let rows: Vec<(DateTime<Utc>, f64)> = sqlx::query_as(
+        "SELECT ts, temp_c FROM readings
+         WHERE tenant_id = $1 AND device_id = $2 AND ts >= $3
+           AND ($4::timestamptz IS NULL OR ts < $4)
+         ORDER BY ts",
+    )
+    .bind(s.tenant)
+    .bind(s.device)
+    .bind(since)
+    .bind(s.to)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(ts, temp_c)| Point { ts, temp_c })
+        .collect())
+}
+
+/// The engine's restart point (see `coldchain_domain::excursion::restart_point`), found in
+/// the database: the latest reading before `earliest` that is in band and outside every
+/// temperature alert from its start to the reading that cleared it.
+async fn restart_point(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    rules: &Rules,
+    alerts: &[TemperatureAlert],
+    earliest: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let starts: Vec<DateTime<Utc>> = alerts.iter().map(|a| a.start).collect();
+    let cleared: Vec<Option<DateTime<Utc>>> = alerts.iter().map(|a| a.cleared_at).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT ts FROM readings r
+         WHERE tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4
+           AND temp_c BETWEEN $5 AND $6
+           AND NOT EXISTS (
+               SELECT 1 FROM unnest($7::timestamptz[], $8::timestamptz[]) AS a(start, cleared)
+               WHERE r.ts >= a.start AND (a.cleared IS NULL OR r.ts <= a.cleared))
+         ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(s.tenant)
+    .bind(s.device)
+    .bind(s.from)
+    .bind(earliest)
+    .bind(rules.min_c)
+    .bind(rules.max_c)
+    .bind(&starts)
+    .bind(&cleared)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+async fn evaluate_subject(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    rules: &Rules,
+    profile: &coldchain_domain::ProductProfile,
+    earliest: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let existing = existing_alerts(tx, s).await?;
+    let previous: Vec<TemperatureAlert> = existing
+        .iter()
+        .filter(|e| !e.retracted)
+        .filter_map(Existing::as_temperature_alert)
+        .collect();
+    let restart = restart_point(tx, s, rules, &previous, earliest).await?;
+    let since = restart.unwrap_or(s.from);
+    let tail = points(tx, s, since).await?;
+
+    // Temperature alerts: those before the restart point stand; the rest are recomputed.
+    let mut findings: Vec<Finding> = previous
+        .iter()
+        .filter(|a| restart.is_some_and(|r| a.start < r))
+        .map(Finding::from)
+        .collect();
+    let tail_series = Series::new(tail.iter().copied(), rules.max_gap);
+    findings.extend(
+        temperature_alerts(&tail_series, rules)
+            .iter()
+            .map(Finding::from),
+    );
+    let mut changes = reconcile(
+        tx,
+        s,
+        &existing,
+        &findings,
+        &[AlertKind::TemperatureHigh, AlertKind::TemperatureLow],
+        since,
+    )
+    .await?;
+
+    // The budget and MKT depend on the whole trip; they can only move when the new data
+    // holds out-of-band readings or lands before what they found.
+    let cumulative = [AlertKind::ExcursionBudgetExhausted, AlertKind::MktOverLimit];
+    let hot = tail.iter().any(|p| {
+        !(rules.min_c..=rules.max_c).contains(&p.temp_c)
+            || profile.mkt_limit_c.is_some_and(|l| p.temp_c > l)
+    });
+    let earlier = existing
+        .iter()
+        .any(|e| cumulative.contains(&e.kind) && !e.retracted && e.started_at >= since);
+    if hot || earlier {
+        let whole = Series::new(points(tx, s, s.from).await?, rules.max_gap);
+        let mut found = Vec::new();
+        if let (_, Some(at)) = excursion_budget(&whole, rules, profile.excursion_budget) {
+            found.push(Finding {
+                kind: AlertKind::ExcursionBudgetExhausted,
+                severity: "critical",
+                started_at: at,
+                opened_at: at,
+                ended_at: None,
+                cleared_at: None,
+                peak_c: None,
+                out_of_band_s: Some(profile.excursion_budget.num_seconds()),
+                area_c_min: None,
+            });
+        }
+        if let Some(limit) = profile.mkt_limit_c
+            && let Some(at) = mkt_exceeded_at(&whole, profile.mkt_delta_h_kj_per_mol, limit)
+        {
+            found.push(Finding {
+                kind: AlertKind::MktOverLimit,
+                severity: "warning",
+                started_at: at,
+                opened_at: at,
+                ended_at: None,
+                cleared_at: None,
+                peak_c: None,
+                out_of_band_s: None,
+                area_c_min: None,
+            });
+        }
+        changes += reconcile(tx, s, &existing, &found, &cumulative, s.from).await?;
+    }
+    Ok(changes)
+}
+
+/// Brings the alerts of `kinds` that start at or after `since` in line with `findings`:
+/// new ones are opened, changed ones updated (ended, reopened), vanished ones retracted.
+async fn reconcile(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    existing: &[Existing],
+    findings: &[Finding],
+    kinds: &[AlertKind],
+    since: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut changes = 0;
+    let by_key: HashMap<(AlertKind, DateTime<Utc>), &Existing> = existing
+        .iter()
+        .filter(|e| kinds.contains(&e.kind))
+        .map(|e| ((e.kind, e.started_at), e))
+        .collect();
+    for f in findings {
+        match by_key.get(&(f.kind, f.started_at)) {
+            None => {
+                let id = insert_alert(tx, s, f).await?;
+                append(tx, s.tenant, id, ENGINE, "opened", &opened_note(f)).await?;
+                if let Some(end) = f.ended_at {
+                    append(tx, s.tenant, id, ENGINE, "ended", &ended_note(end)).await?;
+                }
+                changes += 1;
+            }
+            Some(e) if e.same_as(f) => {}
+            Some(e) => {
+                update_alert(tx, s.tenant, e.id, f).await?;
+                let (action, note) = match (e.retracted, e.ended_at, f.ended_at) {
+                    (true, _, _) | (false, Some(_), None) => (
+                        "reopened",
+                        "later readings show the condition again".to_owned(),
+                    ),
+                    (false, None, Some(end)) => ("ended", ended_note(end)),
+                    _ => ("updated", "later readings changed its extent".to_owned()),
+                };
+                append(tx, s.tenant, e.id, ENGINE, action, &note).await?;
+                changes += 1;
+            }
+        }
+    }
+    for e in by_key.values() {
+        let still = findings
+            .iter()
+            .any(|f| f.kind == e.kind && f.started_at == e.started_at);
+        if !still && !e.retracted && e.started_at >= since {
+            sqlx::query(
+                "UPDATE alerts SET retracted = true, status = 'resolved', updated_at = now()
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(s.tenant)
+            .bind(e.id)
+            .execute(&mut *tx)
+            .await?;
+            append(
+                tx,
+                s.tenant,
+                e.id,
+                ENGINE,
+                "retracted",
+                "late readings show the condition did not meet the rule",
+            )
+            .await?;
+            changes += 1;
+        }
+    }
+    Ok(changes)
+}
+
+fn opened_note(f: &Finding) -> String {
+    match f.peak_c {
+        Some(peak) => format!(
+            "out of band since {}; peak {peak} °C",
+            f.started_at.to_rfc3339()
+        ),
+        None => format!("since {}", f.started_at.to_rfc3339()),
+    }
+}
+
+fn ended_note(end: DateTime<Utc>) -> String {
+    format!("back inside the band since {}", end.to_rfc3339())
+}
+
+async fn insert_alert(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    f: &Finding,
+) -> Result<Uuid, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO alerts (tenant_id, shipment_id, device_id, kind, severity, status,
+                             started_at, opened_at, ended_at, cleared_at, peak_c,
+                             out_of_band_s, area_c_min)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $8::timestamptz IS NULL THEN 'open' ELSE 'resolved' END,
+                 $6, $7, $8, $9, $10, $11, $12)
+         RETURNING id",
+    )
+    .bind(s.tenant)
+    .bind(s.shipment)
+    .bind(s.device)
+    .bind(f.kind.code())
+    .bind(f.severity)
+    .bind(f.started_at)
+    .bind(f.opened_at)
+    .bind(f.ended_at)
+    .bind(f.cleared_at)
+    .bind(f.peak_c)
+    .bind(f.out_of_band_s)
+    .bind(f.area_c_min)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+async fn update_alert(
+    tx: &mut PgConnection,
+    tenant: &str,
+    id: Uuid,
+    f: &Finding,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE alerts SET opened_at = $3, ended_at = $4, cleared_at = $5, peak_c = $6,
+                out_of_band_s = $7, area_c_min = $8, retracted = false, updated_at = now(),
+                status = CASE WHEN $4::timestamptz IS NOT NULL THEN 'resolved'
+                              WHEN status = 'resolved' THEN 'open'
+                              ELSE status END
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(f.opened_at)
+    .bind(f.ended_at)
+    .bind(f.cleared_at)
+    .bind(f.peak_c)
+    .bind(f.out_of_band_s)
+    .bind(f.area_c_min)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends to the history (and so to the event log), with the alert as it now is, and
+/// notifies live listeners at commit.
+async fn append(
+    tx: &mut PgConnection,
+    tenant: &str,
+    alert: Uuid,
+    actor: &str,
+    action: &str,
+    note: &str,
+) -> Result<i64, StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENT_LOG_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO alert_history (tenant_id, alert_id, actor, action, note, snapshot)
+         SELECT a.tenant_id, a.id, $3, $4, $5,
+                to_jsonb(a) - 'tenant_id' || jsonb_build_object('device_id', NULLIF(a.device_id, ''))
+         FROM alerts a WHERE a.tenant_id = $1 AND a.id = $2
+         RETURNING seq",
+    )
+    .bind(tenant)
+    .bind(alert)
+    .bind(actor)
+    .bind(action)
+    .bind(note)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(ALERTS_CHANNEL)
+        .bind(seq.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(seq)
+}
+
+/// What an operator does to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorAction {
+    Acknowledge,
+    Resolve,
+}
+
+impl Store {
+    /// The tenant's alerts, most recently started first.
+    pub async fn alerts(
+        &self,
+        tenant: &coldchain_domain::TenantId,
+        filter: &AlertFilter,
+        after: Option<AlertCursor>,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let (after_at, after_id) = after.unzip();
+        Ok(sqlx::query_as(concat!(
+            "SELECT",
+            alert_columns!(),
+            "FROM alerts
+             WHERE tenant_id = $1
+               AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR kind = $3)
+               AND ($4::text IS NULL OR severity = $4)
+               AND ($5::uuid IS NULL OR shipment_id = $5)
+               AND ($6::timestamptz IS NULL OR started_at >= $6)
+               AND ($7::timestamptz IS NULL OR started_at < $7)
+               AND ($8 OR NOT retracted)
+               AND ($9::timestamptz IS NULL OR (started_at, id) < ($9, $10))
+             ORDER BY started_at DESC, id DESC
+             LIMIT $11"
+        ))
+        .bind(tenant.as_str())
+        .bind(&filter.status)
+        .bind(filter.kind.map(|k| k.code()))
+        .bind(&filter.severity)
+        .bind(filter.shipment)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.include_retracted)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn alert(
+        &self,
+        tenant: &coldchain_domain::TenantId,
+        id: Uuid,
+    ) -> Result<(Alert, Vec<HistoryEntry>), StoreError> {
+        let alert: Alert = sqlx::query_as(concat!(
+            "SELECT",
+            alert_columns!(),
+            "FROM alerts WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("alert"))?;
+        let history = sqlx::query_as(
+            "SELECT seq, alert_id, at, actor, action, note, snapshot FROM alert_history
+             WHERE tenant_id = $1 AND alert_id = $2 ORDER BY seq",
+        )
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((alert, history))
+    }
+
+    /// An operator acknowledges (open -> acknowledged) or resolves (open or acknowledged ->
+    /// resolved) an alert; the history records who, when and why.
+    pub async fn act_on_alert(
+        &self,
+        tenant: &coldchain_domain::TenantId,
+        id: Uuid,
+        action: OperatorAction,
+        by: &str,
+        note: &str,
+    ) -> Result<(Alert, Vec<HistoryEntry>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM alerts WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let status = status.ok_or(StoreError::NotFound("alert"))?;
+        let (next, verb) = match (action, status.as_str()) {
+            (OperatorAction::Acknowledge, "open") => ("acknowledged", "acknowledged"),
+            (OperatorAction::Resolve, "open" | "acknowledged") => ("resolved", "resolved"),
+            (_, current) => {
+                return Err(StoreError::Conflict {
+                    constraint: "alert_status".into(),
+                    message: format!(
+                        "the alert is {current}; it cannot be {} now",
+                        match action {
+                            OperatorAction::Acknowledge => "acknowledged",
+                            OperatorAction::Resolve => "resolved",
+                        }
+                    ),
+                });
+            }
+        };
+        sqlx::query(
+            "UPDATE alerts SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            tenant.as_str(),
+            id,
+            &format!("operator:{by}"),
+            verb,
+            note,
+        )
+        .await?;
+        tx.commit().await?;
+        self.alert(tenant, id).await
+    }
+}
