@@ -104,6 +104,8 @@ impl ApiClient {
                         "origin": plan.origin.name,
                         "destination": plan.destination.name,
                         "mode": coldchain_domain::TransportMode::from(plan.mode).code(),
+                        // The preset profile of the product: every tenant has the presets.
+                        "profile_id": plan.product.id,
                         "planned_departure": at(plan.departure()),
                         "planned_arrival": at(plan.delivery()),
                     }),

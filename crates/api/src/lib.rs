@@ -40,6 +40,8 @@ pub fn router(ctx: ApiContext, body_limit: usize) -> Router {
         .merge(routes::devices::router())
         .merge(routes::shipments::router())
         .merge(routes::rejected::router())
+        .merge(routes::profiles::router())
+        .merge(routes::alerts::router())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -62,3 +62,19 @@ pub fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, ApiError> {
         Err(invalid())
     }
 }
+
+/// The cursor of listings ordered by (a time, an id): what [`decode_time_id`] reads back.
+pub fn time_id(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    format!("{}|{id}", at.to_rfc3339())
+}
+
+/// Reads a cursor made by [`time_id`].
+pub fn decode_time_id(
+    cursor: &str,
+) -> Result<(chrono::DateTime<chrono::Utc>, uuid::Uuid), ApiError> {
+    let invalid = || ApiError::field("cursor", "cursor is not one this API returned");
+    let parts = decode(cursor, 2)?;
+    let at = chrono::DateTime::parse_from_rfc3339(&parts[0]).map_err(|_| invalid())?;
+    let id = parts[1].parse::<uuid::Uuid>().map_err(|_| invalid())?;
+    Ok((at.with_timezone(&chrono::Utc), id))
+}

@@ -65,6 +65,14 @@ impl Store {
     ) -> Result<Shipment, StoreError> {
         let mut tx = self.pool.begin().await?;
         Self::ensure_tenant(&mut tx, tenant).await?;
+        // Tenants from before profiles existed get the presets when they first name one.
+        if new
+            .profile_id
+            .as_deref()
+            .is_some_and(|id| coldchain_domain::ProductPreset::find(id).is_some())
+        {
+            Self::ensure_presets(&mut tx, tenant).await?;
+        }
         let shipment: Shipment = sqlx::query_as(concat!(
             "INSERT INTO shipments (tenant_id, reference, seller, origin, destination, mode,
                                     profile_id, planned_departure, planned_arrival)

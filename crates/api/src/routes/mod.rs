@@ -1,6 +1,8 @@
 //! One module per resource, each with its own `router()`.
 
+pub mod alerts;
 pub mod devices;
 pub mod health;
+pub mod profiles;
 pub mod rejected;
 pub mod shipments;

@@ -137,21 +137,13 @@ async fn list(
         .map(|s| s.parse::<ShipmentStatus>())
         .transpose()
         .map_err(|e| ApiError::field("status", e.to_string()))?;
-    let after = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let parts = page::decode(c, 2)?;
-            let at = DateTime::parse_from_rfc3339(&parts[0]).map_err(|_| bad_cursor())?;
-            let id = parts[1].parse::<Uuid>().map_err(|_| bad_cursor())?;
-            Some((at.with_timezone(&Utc), id))
-        }
-    };
+    let after = q.cursor.as_deref().map(page::decode_time_id).transpose()?;
     let rows = ctx
         .store
         .shipments(&tenant, status, after, limit + 1)
         .await?;
     Ok(axum::Json(page::page(rows, limit, |s| {
-        format!("{}|{}", s.created_at.to_rfc3339(), s.id)
+        page::time_id(s.created_at, s.id)
     })))
 }
 

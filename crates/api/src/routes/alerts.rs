@@ -1,0 +1,151 @@
+//! `/v1/alerts`: the operators' board. List with filters, one alert with its full history,
+//! acknowledge and resolve with a note.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use coldchain_domain::AlertKind;
+use coldchain_store::alerts::{Alert, AlertFilter, HistoryEntry, OperatorAction};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ApiContext;
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query, Tenant};
+use crate::page::{self, Page};
+use crate::routes::devices::field;
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/alerts", get(list))
+        .route("/v1/alerts/{id}", get(show))
+        .route("/v1/alerts/{id}/acknowledge", post(acknowledge))
+        .route("/v1/alerts/{id}/resolve", post(resolve))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListAlerts {
+    status: Option<String>,
+    kind: Option<String>,
+    severity: Option<String>,
+    shipment_id: Option<Uuid>,
+    /// Alerts that started at or after / before these event times.
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// Also list alerts that late readings withdrew.
+    #[serde(default)]
+    include_retracted: bool,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Query(q): Query<ListAlerts>,
+) -> Result<axum::Json<Page<Alert>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let one_of = |name: &str, value: &Option<String>, allowed: &[&str]| match value.as_deref() {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::field(
+            name,
+            format!(
+                "unknown {name} {v:?}; expected one of {}",
+                allowed.join(", ")
+            ),
+        )),
+        _ => Ok(value.clone()),
+    };
+    let filter = AlertFilter {
+        status: one_of("status", &q.status, &["open", "acknowledged", "resolved"])?,
+        severity: one_of("severity", &q.severity, &["warning", "critical"])?,
+        kind: q
+            .kind
+            .as_deref()
+            .map(str::parse::<AlertKind>)
+            .transpose()
+            .map_err(|e| ApiError::field("kind", e.to_string()))?,
+        shipment: q.shipment_id,
+        from: q.from,
+        to: q.to,
+        include_retracted: q.include_retracted,
+    };
+    let after = q.cursor.as_deref().map(page::decode_time_id).transpose()?;
+    let rows = ctx.store.alerts(&tenant, &filter, after, limit + 1).await?;
+    Ok(axum::Json(page::page(rows, limit, |a| {
+        page::time_id(a.started_at, a.id)
+    })))
+}
+
+/// An alert and everything that happened to it, oldest first.
+#[derive(Debug, Serialize)]
+struct AlertDetail {
+    #[serde(flatten)]
+    alert: Alert,
+    history: Vec<HistoryEntry>,
+}
+
+async fn show(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<AlertDetail>, ApiError> {
+    let (alert, history) = ctx.store.alert(&tenant, id).await?;
+    Ok(axum::Json(AlertDetail { alert, history }))
+}
+
+/// Who acts, and why. Until API keys exist the operator names themself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Act {
+    by: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn act(
+    ctx: ApiContext,
+    tenant: coldchain_domain::TenantId,
+    id: Uuid,
+    body: Act,
+    action: OperatorAction,
+) -> Result<axum::Json<AlertDetail>, ApiError> {
+    let mut errors = Vec::new();
+    let by = body.by.trim();
+    if by.is_empty() || by.chars().count() > 100 {
+        errors.push(field("by", "who acts: 1-100 characters"));
+    }
+    if body.note.chars().count() > 2000 {
+        errors.push(field("note", "at most 2000 characters"));
+    }
+    if action == OperatorAction::Resolve && body.note.trim().is_empty() {
+        errors.push(field("note", "say why the alert is resolved"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let (alert, history) = ctx
+        .store
+        .act_on_alert(&tenant, id, action, by, body.note.trim())
+        .await?;
+    Ok(axum::Json(AlertDetail { alert, history }))
+}
+
+async fn acknowledge(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Act>,
+) -> Result<axum::Json<AlertDetail>, ApiError> {
+    act(ctx, tenant, id, body, OperatorAction::Acknowledge).await
+}
+
+async fn resolve(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Act>,
+) -> Result<axum::Json<AlertDetail>, ApiError> {
+    act(ctx, tenant, id, body, OperatorAction::Resolve).await
+}

@@ -1,0 +1,389 @@
+//! Alerts end to end, driven by the simulator's scenario files: the scripted faults produce
+//! exactly the expected alerts, and the same readings shuffled and delivered late produce the
+//! same alerts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use coldchain_e2e::*;
+use coldchain_sim::register::ApiClient;
+use coldchain_sim::run::{Display, Speed, Summary, play};
+use coldchain_sim::scenario::Scenario;
+use coldchain_sim::telemetry::{FleetStream, MessageKind, StreamOptions};
+use coldchain_store::Store;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde_json::Value;
+
+struct Stack {
+    _db: TestDb,
+    broker: Broker,
+    store: Store,
+    api: String,
+    _ingest: RunningIngest,
+}
+
+async fn stack(name: &str) -> Stack {
+    init_tracing();
+    let (db, broker) = (TestDb::create().await, Broker::start().await);
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let ingest = start_ingest(ingest_config(&broker, name), store.clone());
+    ingest.wait_connected().await;
+    Stack {
+        _db: db,
+        broker,
+        store,
+        api,
+        _ingest: ingest,
+    }
+}
+
+fn scenario(file: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../simulator/scenarios")
+        .join(file);
+    Scenario::load(&path).unwrap()
+}
+
+fn stream_options(tenant: &str, scenario: &Scenario) -> StreamOptions {
+    StreamOptions {
+        tenant: tenant.to_owned(),
+        start: scenario.start.expect("shipped scenarios pin their start"),
+        qos: 1,
+        gateway_batch: None,
+    }
+}
+
+async fn wait_stored(store: &Store, tenant: &str, readings: u64) {
+    let tenant = coldchain_domain::TenantId::parse(tenant.to_owned()).unwrap();
+    eventually("every reading stored", Duration::from_secs(120), || async {
+        (store.count_readings(&tenant).await.unwrap() == readings as i64).then_some(())
+    })
+    .await;
+}
+
+/// The tenant's current alerts (retracted ones left out), in a comparable form.
+async fn alerts(api: &str, tenant: &str) -> Vec<Value> {
+    let page: Value = reqwest::Client::new()
+        .get(format!("{api}/v1/alerts?limit=1000"))
+        .header("X-Tenant", tenant)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut items: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "kind": a["kind"], "device_id": a["device_id"], "status": a["status"],
+                "started_at": a["started_at"], "ended_at": a["ended_at"],
+                "peak_c": a["peak_c"], "out_of_band_s": a["out_of_band_s"],
+            })
+        })
+        .collect();
+    items.sort_by_key(|a| a.to_string());
+    items
+}
+
+async fn play_in_order(stack: &Stack, tenant: &str, scenario: &Scenario) -> Summary {
+    let options = stream_options(tenant, scenario);
+    ApiClient::new(&stack.api, tenant)
+        .register_fleet(&scenario.plans, options.start)
+        .await
+        .unwrap();
+    let summary = play(
+        scenario.plans.clone(),
+        options,
+        scenario.seed,
+        Speed::Max,
+        &stack.broker.url(),
+        Display {
+            quiet: true,
+            every: Duration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    wait_stored(&stack.store, tenant, summary.published.readings).await;
+    summary
+}
+
+/// Checks the alerts against the scenario's expectations: each expected kind as many times
+/// as expected, starting in its window, and nothing else.
+fn check_expected(scenario: &Scenario, found: &[Value]) {
+    let expected = scenario.expected_alerts(scenario.start.unwrap());
+    let mut by_kind: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for a in found {
+        by_kind
+            .entry(a["kind"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(a);
+    }
+    for e in &expected {
+        let of_kind = by_kind.remove(e.kind.code()).unwrap_or_default();
+        assert_eq!(
+            of_kind.len(),
+            e.count,
+            "{}: {} alerts {of_kind:?}",
+            scenario.name,
+            e.kind
+        );
+        for a in of_kind {
+            let started: chrono::DateTime<chrono::Utc> =
+                a["started_at"].as_str().unwrap().parse().unwrap();
+            assert!(
+                e.starts_after.is_none_or(|t| started >= t)
+                    && e.starts_before.is_none_or(|t| started <= t),
+                "{}: {} started at {started}, expected within {:?}..{:?}",
+                scenario.name,
+                e.kind,
+                e.starts_after,
+                e.starts_before
+            );
+        }
+    }
+    assert!(
+        by_kind.is_empty(),
+        "{}: unexpected alerts {by_kind:?}",
+        scenario.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scripted_faults_raise_exactly_the_expected_alerts() {
+    let stack = stack("ingest-alerts").await;
+    for file in [
+        "reefer-failure-mid-sea.toml",
+        "power-loss-at-port.toml",
+        "healthy-air-freight.toml",
+    ] {
+        let scenario = scenario(file);
+        let tenant = format!("t{}", rand::random::<u32>());
+        play_in_order(&stack, &tenant, &scenario).await;
+        // Alerts are written with the readings: once the readings are in, so are they.
+        check_expected(&scenario, &alerts(&stack.api, &tenant).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readings_shuffled_and_delivered_late_give_the_same_alerts() {
+    let stack = stack("ingest-shuffle").await;
+    let scenario = scenario("reefer-failure-mid-sea.toml");
+    let in_order = format!("t{}", rand::random::<u32>());
+    play_in_order(&stack, &in_order, &scenario).await;
+    let expected = alerts(&stack.api, &in_order).await;
+    check_expected(&scenario, &expected);
+
+    // The same readings for another tenant, all at once, in a random order, over four
+    // concurrent connections, with every tenth message sent twice.
+    let shuffled = format!("t{}", rand::random::<u32>());
+    let options = stream_options(&shuffled, &scenario);
+    ApiClient::new(&stack.api, &shuffled)
+        .register_fleet(&scenario.plans, options.start)
+        .await
+        .unwrap();
+    let mut messages: Vec<(String, Vec<u8>)> =
+        FleetStream::new(&scenario.plans, options, scenario.seed)
+            .filter(|m| matches!(m.kind, MessageKind::Telemetry { .. }))
+            .map(|m| (m.topic, m.payload))
+            .collect();
+    let readings: u64 = messages
+        .iter()
+        .map(|(_, p)| match serde_json::from_slice::<Value>(p).unwrap() {
+            Value::Array(a) => a.len() as u64,
+            _ => 1,
+        })
+        .sum();
+    let again: Vec<_> = messages.iter().step_by(10).cloned().collect();
+    messages.extend(again);
+    messages.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+    let chunk = messages.len().div_ceil(4);
+    let publishers: Vec<_> = messages
+        .chunks(chunk)
+        .map(|c| tokio::spawn(publish_to(stack.broker.port, c.to_vec())))
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
+    }
+    wait_stored(&stack.store, &shuffled, readings).await;
+    assert_eq!(alerts(&stack.api, &shuffled).await, expected);
+}
+
+/// Sends a JSON request as tenant `t`; returns the status and the body.
+async fn call(method: &str, url: String, t: &str, body: Option<Value>) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut req = match method {
+        "POST" => http.post(url),
+        _ => http.get(url),
+    }
+    .header("X-Tenant", t);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operators_acknowledge_and_resolve_and_the_history_cannot_be_rewritten() {
+    init_tracing();
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let t = "acme";
+
+    // A logger of cherries (band -0.5..2.0) that has been at 6 °C for half an hour.
+    let (s, _) = call(
+        "POST",
+        format!("{api}/v1/devices"),
+        t,
+        Some(serde_json::json!({"id": "logger-1", "reading_interval_s": 300})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, profiles) = call("GET", format!("{api}/v1/profiles"), t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(profiles.as_array().unwrap().len(), 7, "every preset");
+    let (s, shipment) = call(
+        "POST",
+        format!("{api}/v1/shipments"),
+        t,
+        Some(serde_json::json!({"reference": "MEL-SHA-1", "profile_id": "temperate-produce"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id = shipment["id"].as_str().unwrap();
+    let start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 7200, 0).unwrap();
+    let (s, _) = call(
+        "POST",
+        format!("{api}/v1/shipments/{id}/devices"),
+        t,
+        Some(serde_json::json!({"device_id": "logger-1", "from": start})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let readings: Vec<Value> = (0..7)
+        .map(|i| {
+            serde_json::json!({
+                "ts": (start + chrono::Duration::minutes(5 * i)).to_rfc3339(),
+                "temp_c": if i == 0 { 1.0 } else { 6.0 },
+            })
+        })
+        .collect();
+    let batch = coldchain_store::batch::Batch {
+        readings: vec![coldchain_store::batch::PendingReadings {
+            tenant: coldchain_domain::TenantId::parse(t.to_owned()).unwrap(),
+            device: coldchain_domain::DeviceId::parse("logger-1".to_owned()).unwrap(),
+            topic: "coldchain/v1/acme/logger-1/telemetry".into(),
+            payload: Vec::new(),
+            readings: readings
+                .iter()
+                .map(|r| {
+                    serde_json::from_value(serde_json::json!({
+                        "ts": r["ts"], "seq": null, "temp_c": r["temp_c"], "humidity_pct": null,
+                        "door_open": null, "battery_pct": null, "lat": null, "lon": null,
+                    }))
+                    .unwrap()
+                })
+                .collect(),
+            received_at: chrono::Utc::now(),
+        }],
+        rejections: Vec::new(),
+    };
+    let outcome = store.write_batch(&batch).await.unwrap();
+    assert_eq!(outcome.alert_changes, 1);
+
+    let (_, list) = call("GET", format!("{api}/v1/alerts?status=open"), t, None).await;
+    let alert = &list["items"][0];
+    assert_eq!(alert["kind"], "temperature_high");
+    let started: chrono::DateTime<chrono::Utc> =
+        alert["started_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        started,
+        start + chrono::Duration::minutes(5),
+        "from the first reading out"
+    );
+    let alert_id = alert["id"].as_str().unwrap();
+    let url = |action: &str| format!("{api}/v1/alerts/{alert_id}/{action}");
+
+    let (s, body) = call(
+        "POST",
+        url("resolve"),
+        t,
+        Some(serde_json::json!({"by": "mei"})),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    let (s, body) = call(
+        "POST",
+        url("acknowledge"),
+        t,
+        Some(serde_json::json!({"by": "mei", "note": "calling the carrier"})),
+    )
+    .await;
+    assert_eq!((s, body["status"].as_str()), (200, Some("acknowledged")));
+    let (s, _) = call(
+        "POST",
+        url("acknowledge"),
+        t,
+        Some(serde_json::json!({"by": "mei"})),
+    )
+    .await;
+    assert_eq!(s, 409, "already acknowledged");
+    let (s, body) = call(
+        "POST",
+        url("resolve"),
+        t,
+        Some(serde_json::json!({"by": "jack", "note": "fruit inspected, within tolerance"})),
+    )
+    .await;
+    assert_eq!((s, body["status"].as_str()), (200, Some("resolved")));
+    let history: Vec<(String, String)> = body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap().to_owned(),
+                h["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("opened", "engine"),
+            ("acknowledged", "operator:mei"),
+            ("resolved", "operator:jack")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(body["history"][2]["snapshot"]["status"], "resolved");
+
+    // Another tenant sees nothing of it; unknown ids are 404.
+    let (s, _) = call("GET", format!("{api}/v1/alerts/{alert_id}"), "other", None).await;
+    assert_eq!(s, 404);
+    let (s, body) = call("GET", format!("{api}/v1/alerts?kind=too_warm"), t, None).await;
+    assert_eq!(
+        (s, body["error"]["details"][0]["field"].as_str()),
+        (422, Some("kind"))
+    );
+
+    for sql in [
+        "UPDATE alert_history SET note = 'nothing happened'",
+        "DELETE FROM alert_history",
+    ] {
+        let error = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        assert!(error.to_string().contains("append-only"), "{error}");
+    }
+}
