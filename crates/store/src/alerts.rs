@@ -200,13 +200,18 @@ impl Existing {
     }
 }
 
+/// One (shipment, device) that received readings, with what judging it needs.
 #[derive(sqlx::FromRow)]
-struct AssignmentRow {
+struct SubjectRow {
+    tenant_id: String,
+    device_id: String,
     shipment_id: Uuid,
     assigned_from: DateTime<Utc>,
     assigned_to: Option<DateTime<Utc>>,
     profile_id: String,
     reading_interval_s: i32,
+    /// The earliest new reading inside the assignment.
+    earliest: DateTime<Utc>,
 }
 
 /// One (shipment, device) to re-evaluate.
@@ -218,96 +223,281 @@ struct Subject<'a> {
     to: Option<DateTime<Utc>>,
 }
 
+/// The readings from the restart point on, per subject (its 1-based position).
+#[derive(sqlx::FromRow)]
+struct TailRow {
+    i: i64,
+    restarted: bool,
+    since: DateTime<Utc>,
+    ts: Option<DateTime<Utc>>,
+    temp_c: Option<f64>,
+}
+
 /// Re-evaluates the alerts of every shipment that the newly stored readings belong to.
-/// Runs inside the batch's transaction. Returns how many alert changes it recorded.
+/// Runs inside the batch's transaction, with a fixed number of queries per batch however
+/// many devices it touched (plus writes where something changed). Returns how many alert
+/// changes it recorded.
 pub(crate) async fn evaluate(
     tx: &mut PgConnection,
     arrived: &[Arrived],
 ) -> Result<u64, StoreError> {
-    let mut changes = 0;
-    for a in arrived {
-        let assignments: Vec<AssignmentRow> = sqlx::query_as(
-            "SELECT sd.shipment_id, sd.assigned_from, sd.assigned_to, s.profile_id,
-                    d.reading_interval_s
-             FROM shipment_devices sd
-             JOIN shipments s ON s.tenant_id = sd.tenant_id AND s.id = sd.shipment_id
-             JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
-             WHERE sd.tenant_id = $1 AND sd.device_id = $2 AND s.profile_id IS NOT NULL
-               AND sd.assigned_from <= $4 AND (sd.assigned_to IS NULL OR sd.assigned_to > $3)
-             ORDER BY sd.shipment_id",
-        )
-        .bind(&a.tenant)
-        .bind(&a.device)
-        .bind(a.earliest)
-        .bind(a.latest)
-        .fetch_all(&mut *tx)
-        .await?;
-        for assignment in assignments {
-            let subject = Subject {
-                tenant: &a.tenant,
-                shipment: assignment.shipment_id,
-                device: &a.device,
-                from: assignment.assigned_from,
-                to: assignment.assigned_to,
-            };
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2::text, 0))")
-                .bind(subject.tenant)
-                .bind(subject.shipment)
-                .execute(&mut *tx)
-                .await?;
-            let tenant =
-                coldchain_domain::TenantId::parse(subject.tenant.to_owned()).map_err(|e| {
-                    StoreError::Invalid {
-                        field: "tenant".into(),
-                        message: e.to_string(),
-                    }
-                })?;
-            let Some(profile) = profile_in(&mut *tx, &tenant, &assignment.profile_id).await? else {
-                continue;
-            };
-            let rules = Rules::new(
-                &profile,
-                Duration::seconds(i64::from(assignment.reading_interval_s)),
-            );
-            let earliest = a.earliest.max(subject.from);
-            changes += evaluate_subject(tx, &subject, &rules, &profile, earliest).await?;
+    if arrived.is_empty() {
+        return Ok(0);
+    }
+    let subjects: Vec<SubjectRow> = sqlx::query_as(
+        "SELECT a.tenant AS tenant_id, a.device AS device_id, sd.shipment_id, sd.assigned_from,
+                sd.assigned_to, s.profile_id, d.reading_interval_s,
+                GREATEST(a.earliest, sd.assigned_from) AS earliest
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+              AS a(tenant, device, earliest, latest)
+         JOIN shipment_devices sd ON sd.tenant_id = a.tenant AND sd.device_id = a.device
+              AND sd.assigned_from <= a.latest
+              AND (sd.assigned_to IS NULL OR sd.assigned_to > a.earliest)
+         JOIN shipments s ON s.tenant_id = sd.tenant_id AND s.id = sd.shipment_id
+         JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
+         WHERE s.profile_id IS NOT NULL
+         ORDER BY a.tenant, sd.shipment_id, a.device",
+    )
+    .bind(
+        arrived
+            .iter()
+            .map(|a| a.tenant.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        arrived
+            .iter()
+            .map(|a| a.device.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(arrived.iter().map(|a| a.earliest).collect::<Vec<_>>())
+    .bind(arrived.iter().map(|a| a.latest).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    if subjects.is_empty() {
+        return Ok(0);
+    }
+    let tenants: Vec<&str> = subjects.iter().map(|s| s.tenant_id.as_str()).collect();
+    let shipments: Vec<Uuid> = subjects.iter().map(|s| s.shipment_id).collect();
+    let devices: Vec<&str> = subjects.iter().map(|s| s.device_id.as_str()).collect();
+
+    // One shipment is judged by one transaction at a time; keys are taken in one order.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(k) FROM (
+             SELECT DISTINCT hashtextextended(t || '/' || s::text, 0) AS k
+             FROM unnest($1::text[], $2::uuid[]) AS x(t, s)) keys
+         ORDER BY k",
+    )
+    .bind(&tenants)
+    .bind(&shipments)
+    .execute(&mut *tx)
+    .await?;
+
+    let mut profiles: HashMap<(String, String), Option<coldchain_domain::ProductProfile>> =
+        HashMap::new();
+    for s in &subjects {
+        let key = (s.tenant_id.clone(), s.profile_id.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = profiles.entry(key) {
+            let tenant = coldchain_domain::TenantId::parse(s.tenant_id.clone()).map_err(|e| {
+                StoreError::Invalid {
+                    field: "tenant".into(),
+                    message: e.to_string(),
+                }
+            })?;
+            slot.insert(profile_in(&mut *tx, &tenant, &s.profile_id).await?);
         }
+    }
+
+    let mut existing: Vec<Vec<Existing>> = (0..subjects.len()).map(|_| Vec::new()).collect();
+    let rows: Vec<(i64, ExistingRow)> = sqlx::query_as::<_, ExistingWithIndex>(
+        "SELECT x.i, al.id, al.kind, al.started_at, al.ended_at, al.cleared_at, al.opened_at,
+                al.peak_c, al.out_of_band_s, al.area_c_min, al.retracted
+         FROM unnest($1::text[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(t, s, d, i)
+         JOIN alerts al ON al.tenant_id = x.t AND al.shipment_id = x.s AND al.device_id = x.d
+         ORDER BY x.i, al.started_at, al.kind",
+    )
+    .bind(&tenants)
+    .bind(&shipments)
+    .bind(&devices)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.i, r.row))
+    .collect();
+    for (i, row) in rows {
+        if let Some(e) = Existing::from_row(row) {
+            existing[(i - 1) as usize].push(e);
+        }
+    }
+
+    let rules: Vec<Option<(Rules, &coldchain_domain::ProductProfile)>> = subjects
+        .iter()
+        .map(|s| {
+            profiles[&(s.tenant_id.clone(), s.profile_id.clone())]
+                .as_ref()
+                .map(|p| {
+                    (
+                        Rules::new(p, Duration::seconds(i64::from(s.reading_interval_s))),
+                        p,
+                    )
+                })
+        })
+        .collect();
+    let previous: Vec<Vec<TemperatureAlert>> = existing
+        .iter()
+        .map(|e| {
+            e.iter()
+                .filter(|e| !e.retracted)
+                .filter_map(Existing::as_temperature_alert)
+                .collect()
+        })
+        .collect();
+    let tails = tails(tx, &subjects, &rules, &previous).await?;
+
+    let mut changes = 0;
+    for (i, s) in subjects.iter().enumerate() {
+        let Some((rules, profile)) = &rules[i] else {
+            continue;
+        };
+        let subject = Subject {
+            tenant: &s.tenant_id,
+            shipment: s.shipment_id,
+            device: &s.device_id,
+            from: s.assigned_from,
+            to: s.assigned_to,
+        };
+        let Some(tail) = tails.get(&(i as i64 + 1)) else {
+            continue;
+        };
+        changes += judge(
+            tx,
+            &subject,
+            rules,
+            profile,
+            &existing[i],
+            &previous[i],
+            tail,
+        )
+        .await?;
     }
     Ok(changes)
 }
 
-async fn existing_alerts(
+#[derive(sqlx::FromRow)]
+struct ExistingWithIndex {
+    i: i64,
+    #[sqlx(flatten)]
+    row: ExistingRow,
+}
+
+impl Existing {
+    fn from_row(r: ExistingRow) -> Option<Self> {
+        Some(Existing {
+            id: r.id,
+            kind: r.kind.parse().ok()?,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            cleared_at: r.cleared_at,
+            opened_at: r.opened_at,
+            peak_c: r.peak_c,
+            out_of_band_s: r.out_of_band_s,
+            area_c_min: r.area_c_min,
+            retracted: r.retracted,
+        })
+    }
+}
+
+/// Where each subject's re-evaluation starts and the readings from there.
+struct Tail {
+    /// Whether a restart point was found (else the whole assignment is re-read).
+    restarted: bool,
+    since: DateTime<Utc>,
+    points: Vec<Point>,
+}
+
+/// The engine's restart point (see `coldchain_domain::excursion::restart_point`) of every
+/// subject, found in the database in one query: the latest reading before the earliest new
+/// one that is in band and outside every temperature alert from its start to the reading
+/// that cleared it; and the readings from it on.
+async fn tails(
     tx: &mut PgConnection,
-    s: &Subject<'_>,
-) -> Result<Vec<Existing>, StoreError> {
-    let rows: Vec<ExistingRow> = sqlx::query_as(
-        "SELECT id, kind, started_at, ended_at, cleared_at, opened_at, peak_c, out_of_band_s,
-                area_c_min, retracted
-         FROM alerts WHERE tenant_id = $1 AND shipment_id = $2 AND device_id = $3
-         ORDER BY started_at, kind",
+    subjects: &[SubjectRow],
+    rules: &[Option<(Rules, &coldchain_domain::ProductProfile)>],
+    previous: &[Vec<TemperatureAlert>],
+) -> Result<HashMap<i64, Tail>, StoreError> {
+    let (mut span_i, mut span_start, mut span_cleared) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, alerts) in previous.iter().enumerate() {
+        for a in alerts {
+            span_i.push(i as i64 + 1);
+            span_start.push(a.start);
+            span_cleared.push(a.cleared_at);
+        }
+    }
+    let band = |f: fn(&Rules) -> f64| -> Vec<f64> {
+        rules
+            .iter()
+            .map(|r| r.as_ref().map_or(f64::NAN, |(r, _)| f(r)))
+            .collect()
+    };
+    let rows: Vec<TailRow> = sqlx::query_as(
+        "SELECT x.i, start.found IS NOT NULL AS restarted, COALESCE(start.found, x.f) AS since,
+                r.ts, r.temp_c
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                     $5::timestamptz[], $6::float8[], $7::float8[])
+              WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, i)
+         CROSS JOIN LATERAL (
+             SELECT (SELECT rr.ts FROM readings rr
+                     WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+                       AND rr.ts >= x.f AND rr.ts < x.e AND rr.temp_c BETWEEN x.lo AND x.hi
+                       AND NOT EXISTS (
+                           SELECT 1 FROM unnest($8::int8[], $9::timestamptz[], $10::timestamptz[])
+                                AS sp(i, st, cl)
+                           WHERE sp.i = x.i AND rr.ts >= sp.st
+                             AND (sp.cl IS NULL OR rr.ts <= sp.cl))
+                     ORDER BY rr.ts DESC LIMIT 1) AS found
+         ) start
+         LEFT JOIN LATERAL (
+             SELECT ts, temp_c FROM readings r
+             WHERE r.tenant_id = x.t AND r.device_id = x.d
+               AND r.ts >= COALESCE(start.found, x.f) AND (x.u IS NULL OR r.ts < x.u)
+             ORDER BY ts
+         ) r ON true
+         ORDER BY x.i, r.ts",
     )
-    .bind(s.tenant)
-    .bind(s.shipment)
-    .bind(s.device)
+    .bind(
+        subjects
+            .iter()
+            .map(|s| s.tenant_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        subjects
+            .iter()
+            .map(|s| s.device_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
+    .bind(band(|r| r.min_c))
+    .bind(band(|r| r.max_c))
+    .bind(&span_i)
+    .bind(&span_start)
+    .bind(&span_cleared)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(Existing {
-                id: r.id,
-                kind: r.kind.parse().ok()?,
-                started_at: r.started_at,
-                ended_at: r.ended_at,
-                cleared_at: r.cleared_at,
-                opened_at: r.opened_at,
-                peak_c: r.peak_c,
-                out_of_band_s: r.out_of_band_s,
-                area_c_min: r.area_c_min,
-                retracted: r.retracted,
-            })
-        })
-        .collect())
+    let mut tails: HashMap<i64, Tail> = HashMap::new();
+    for row in rows {
+        let tail = tails.entry(row.i).or_insert(Tail {
+            restarted: row.restarted,
+            since: row.since,
+            points: Vec::new(),
+        });
+        if let (Some(ts), Some(temp_c)) = (row.ts, row.temp_c) {
+            tail.points.push(Point { ts, temp_c });
+        }
+    }
+    Ok(tails)
 }
 
 async fn points(
@@ -333,63 +523,23 @@ async fn points(
         .collect())
 }
 
-/// The engine's restart point (see `coldchain_domain::excursion::restart_point`), found in
-/// the database: the latest reading before `earliest` that is in band and outside every
-/// temperature alert from its start to the reading that cleared it.
-async fn restart_point(
-    tx: &mut PgConnection,
-    s: &Subject<'_>,
-    rules: &Rules,
-    alerts: &[TemperatureAlert],
-    earliest: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let starts: Vec<DateTime<Utc>> = alerts.iter().map(|a| a.start).collect();
-    let cleared: Vec<Option<DateTime<Utc>>> = alerts.iter().map(|a| a.cleared_at).collect();
-    Ok(sqlx::query_scalar(
-        "SELECT ts FROM readings r
-         WHERE tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4
-           AND temp_c BETWEEN $5 AND $6
-           AND NOT EXISTS (
-               SELECT 1 FROM unnest($7::timestamptz[], $8::timestamptz[]) AS a(start, cleared)
-               WHERE r.ts >= a.start AND (a.cleared IS NULL OR r.ts <= a.cleared))
-         ORDER BY ts DESC LIMIT 1",
-    )
-    .bind(s.tenant)
-    .bind(s.device)
-    .bind(s.from)
-    .bind(earliest)
-    .bind(rules.min_c)
-    .bind(rules.max_c)
-    .bind(&starts)
-    .bind(&cleared)
-    .fetch_optional(&mut *tx)
-    .await?)
-}
-
-async fn evaluate_subject(
+/// Judges one subject from its restart point and writes what changed.
+async fn judge(
     tx: &mut PgConnection,
     s: &Subject<'_>,
     rules: &Rules,
     profile: &coldchain_domain::ProductProfile,
-    earliest: DateTime<Utc>,
+    existing: &[Existing],
+    previous: &[TemperatureAlert],
+    tail: &Tail,
 ) -> Result<u64, StoreError> {
-    let existing = existing_alerts(tx, s).await?;
-    let previous: Vec<TemperatureAlert> = existing
-        .iter()
-        .filter(|e| !e.retracted)
-        .filter_map(Existing::as_temperature_alert)
-        .collect();
-    let restart = restart_point(tx, s, rules, &previous, earliest).await?;
-    let since = restart.unwrap_or(s.from);
-    let tail = points(tx, s, since).await?;
-
     // Temperature alerts: those before the restart point stand; the rest are recomputed.
     let mut findings: Vec<Finding> = previous
         .iter()
-        .filter(|a| restart.is_some_and(|r| a.start < r))
+        .filter(|a| tail.restarted && a.start < tail.since)
         .map(Finding::from)
         .collect();
-    let tail_series = Series::new(tail.iter().copied(), rules.max_gap);
+    let tail_series = Series::new(tail.points.iter().copied(), rules.max_gap);
     findings.extend(
         temperature_alerts(&tail_series, rules)
             .iter()
@@ -398,23 +548,23 @@ async fn evaluate_subject(
     let mut changes = reconcile(
         tx,
         s,
-        &existing,
+        existing,
         &findings,
         &[AlertKind::TemperatureHigh, AlertKind::TemperatureLow],
-        since,
+        tail.since,
     )
     .await?;
 
     // The budget and MKT depend on the whole trip; they can only move when the new data
     // holds out-of-band readings or lands before what they found.
     let cumulative = [AlertKind::ExcursionBudgetExhausted, AlertKind::MktOverLimit];
-    let hot = tail.iter().any(|p| {
+    let hot = tail.points.iter().any(|p| {
         !(rules.min_c..=rules.max_c).contains(&p.temp_c)
             || profile.mkt_limit_c.is_some_and(|l| p.temp_c > l)
     });
     let earlier = existing
         .iter()
-        .any(|e| cumulative.contains(&e.kind) && !e.retracted && e.started_at >= since);
+        .any(|e| cumulative.contains(&e.kind) && !e.retracted && e.started_at >= tail.since);
     if hot || earlier {
         let whole = Series::new(points(tx, s, s.from).await?, rules.max_gap);
         let mut found = Vec::new();
@@ -446,7 +596,7 @@ async fn evaluate_subject(
                 area_c_min: None,
             });
         }
-        changes += reconcile(tx, s, &existing, &found, &cumulative, s.from).await?;
+        changes += reconcile(tx, s, existing, &found, &cumulative, s.from).await?;
     }
     Ok(changes)
 }
