@@ -455,6 +455,43 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_worked_example() {
+        let rules = Rules {
+            min_c: -0.5,
+            max_c: 2.0,
+            alert_delay: Duration::minutes(15),
+            clear_margin_c: 0.3,
+            clear_delay: Duration::minutes(10),
+            max_gap: Duration::minutes(10),
+            muted: Vec::new(),
+        };
+        let temps = [1.2, 2.4, 3.1, 2.8, 1.9, 2.1, 1.6, 1.5, 1.6, 1.4, 1.5];
+        let series = |temps: &[f64]| {
+            Series::new(
+                temps.iter().enumerate().map(|(i, t)| Point {
+                    ts: at(5 * i as i64),
+                    temp_c: *t,
+                }),
+                rules.max_gap,
+            )
+        };
+        let alerts = temperature_alerts(&series(&temps), &rules);
+        assert_eq!(alerts.len(), 1);
+        let a = &alerts[0];
+        assert_eq!(
+            (a.start, a.end, a.cleared_at),
+            (at(5), Some(at(30)), Some(at(35)))
+        );
+        assert_eq!((a.peak_c, a.out_of_band), (3.1, Duration::minutes(20)));
+        // Only up to 10:15 known: the excursion has not yet lasted 15 minutes.
+        assert!(temperature_alerts(&series(&temps[..4]), &rules).is_empty());
+        assert_eq!(temperature_alerts(&series(&temps[..5]), &rules).len(), 1);
+        let mut shorter = temps;
+        shorter[3] = 1.8;
+        assert!(temperature_alerts(&series(&shorter), &rules).is_empty());
+    }
+
+    #[test]
     fn an_excursion_one_reading_shorter_than_the_delay_raises_nothing() {
         // Out at 10 and 15, back at 20: 10 minutes out.
         let series = every_5_min(&[2.0, 2.0, 5.0, 5.0, 2.0, 2.0, 2.0]);
