@@ -231,6 +231,75 @@ async fn call(method: &str, url: String, t: &str, body: Option<Value>) -> (u16, 
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A batch of one logger's readings, `step` minutes apart from `start`, as the ingest would
+/// write it.
+fn readings_batch(
+    tenant: &str,
+    device: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    step: i64,
+    temps: &[f64],
+) -> coldchain_store::batch::Batch {
+    coldchain_store::batch::Batch {
+        readings: vec![coldchain_store::batch::PendingReadings {
+            tenant: coldchain_domain::TenantId::parse(tenant.to_owned()).unwrap(),
+            device: coldchain_domain::DeviceId::parse(device.to_owned()).unwrap(),
+            topic: format!("coldchain/v1/{tenant}/{device}/telemetry"),
+            payload: Vec::new(),
+            readings: temps
+                .iter()
+                .enumerate()
+                .map(|(i, t)| coldchain_domain::Reading {
+                    ts: start + chrono::Duration::minutes(step * i as i64),
+                    seq: None,
+                    temp_c: *t,
+                    humidity_pct: None,
+                    door_open: None,
+                    battery_pct: None,
+                    lat: None,
+                    lon: None,
+                })
+                .collect(),
+            received_at: chrono::Utc::now(),
+        }],
+        rejections: Vec::new(),
+    }
+}
+
+/// Registers `logger-1` riding with a shipment of cherries (band -0.5..2.0) from `start`.
+async fn cherries(api: &str, t: &str, start: chrono::DateTime<chrono::Utc>) -> String {
+    let (s, _) = call(
+        "POST",
+        format!("{api}/v1/devices"),
+        t,
+        Some(serde_json::json!({"id": "logger-1", "reading_interval_s": 300})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, shipment) = call(
+        "POST",
+        format!("{api}/v1/shipments"),
+        t,
+        Some(serde_json::json!({"reference": "MEL-SHA-1", "profile_id": "temperate-produce"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id = shipment["id"].as_str().unwrap().to_owned();
+    let (s, _) = call(
+        "POST",
+        format!("{api}/v1/shipments/{id}/devices"),
+        t,
+        Some(serde_json::json!({"device_id": "logger-1", "from": start})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    id
+}
+
+fn whole_seconds_ago(hours: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - hours * 3600, 0).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operators_acknowledge_and_resolve_and_the_history_cannot_be_rewritten() {
     init_tracing();
@@ -240,63 +309,18 @@ async fn operators_acknowledge_and_resolve_and_the_history_cannot_be_rewritten()
     let t = "acme";
 
     // A logger of cherries (band -0.5..2.0) that has been at 6 °C for half an hour.
-    let (s, _) = call(
-        "POST",
-        format!("{api}/v1/devices"),
-        t,
-        Some(serde_json::json!({"id": "logger-1", "reading_interval_s": 300})),
-    )
-    .await;
-    assert_eq!(s, 201);
     let (s, profiles) = call("GET", format!("{api}/v1/profiles"), t, None).await;
     assert_eq!(s, 200);
     assert_eq!(profiles.as_array().unwrap().len(), 7, "every preset");
-    let (s, shipment) = call(
-        "POST",
-        format!("{api}/v1/shipments"),
+    let start = whole_seconds_ago(2);
+    cherries(&api, t, start).await;
+    let batch = readings_batch(
         t,
-        Some(serde_json::json!({"reference": "MEL-SHA-1", "profile_id": "temperate-produce"})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let id = shipment["id"].as_str().unwrap();
-    let start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 7200, 0).unwrap();
-    let (s, _) = call(
-        "POST",
-        format!("{api}/v1/shipments/{id}/devices"),
-        t,
-        Some(serde_json::json!({"device_id": "logger-1", "from": start})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let readings: Vec<Value> = (0..7)
-        .map(|i| {
-            serde_json::json!({
-                "ts": (start + chrono::Duration::minutes(5 * i)).to_rfc3339(),
-                "temp_c": if i == 0 { 1.0 } else { 6.0 },
-            })
-        })
-        .collect();
-    let batch = coldchain_store::batch::Batch {
-        readings: vec![coldchain_store::batch::PendingReadings {
-            tenant: coldchain_domain::TenantId::parse(t.to_owned()).unwrap(),
-            device: coldchain_domain::DeviceId::parse("logger-1".to_owned()).unwrap(),
-            topic: "coldchain/v1/acme/logger-1/telemetry".into(),
-            payload: Vec::new(),
-            readings: readings
-                .iter()
-                .map(|r| {
-                    serde_json::from_value(serde_json::json!({
-                        "ts": r["ts"], "seq": null, "temp_c": r["temp_c"], "humidity_pct": null,
-                        "door_open": null, "battery_pct": null, "lat": null, "lon": null,
-                    }))
-                    .unwrap()
-                })
-                .collect(),
-            received_at: chrono::Utc::now(),
-        }],
-        rejections: Vec::new(),
-    };
+        "logger-1",
+        start,
+        5,
+        &[1.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0],
+    );
     let outcome = store.write_batch(&batch).await.unwrap();
     assert_eq!(outcome.alert_changes, 1);
 
@@ -386,4 +410,93 @@ async fn operators_acknowledge_and_resolve_and_the_history_cannot_be_rewritten()
         let error = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
         assert!(error.to_string().contains("append-only"), "{error}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_live_stream_resumes_after_an_api_restart_without_losing_changes() {
+    init_tracing();
+    let db = TestDb::create().await;
+    // The batch writer stands for the ingest: another process than the API.
+    let ingest_side = db.store().await;
+    let t = "acme";
+    let api = ApiProcess::start(db.url(), 0);
+    let start = whole_seconds_ago(3);
+    cherries(&api.base, t, start).await;
+
+    let mut stream = SseReader::open(&format!("{}/v1/alerts/stream", api.base), t, None).await;
+    ingest_side
+        .write_batch(&readings_batch(
+            t,
+            "logger-1",
+            start,
+            5,
+            &[1.0, 6.0, 6.0, 6.0, 6.0, 6.0],
+        ))
+        .await
+        .unwrap();
+    let opened = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("an event");
+    assert_eq!(opened.event.as_deref(), Some("alert"));
+    let data: Value = serde_json::from_str(&opened.data).unwrap();
+    assert_eq!(
+        (data["action"].as_str(), data["snapshot"]["kind"].as_str()),
+        (Some("opened"), Some("temperature_high"))
+    );
+    let seen = opened.id.clone().unwrap();
+
+    // The API dies; meanwhile the excursion ends, and another tenant's alert opens.
+    api.kill();
+    assert_eq!(
+        stream.next(Duration::from_secs(10)).await,
+        None,
+        "the stream ends with the process"
+    );
+    let later = start + chrono::Duration::minutes(30);
+    ingest_side
+        .write_batch(&readings_batch(
+            t,
+            "logger-1",
+            later,
+            5,
+            &[1.0, 1.0, 1.0, 1.0],
+        ))
+        .await
+        .unwrap();
+    let other_api = ApiProcess::start(db.url(), 0);
+    cherries(&other_api.base, "other", start).await;
+    ingest_side
+        .write_batch(&readings_batch("other", "logger-1", start, 5, &[6.0; 6]))
+        .await
+        .unwrap();
+
+    // A new API process; the client resumes from the last event it saw.
+    let mut stream = SseReader::open(
+        &format!("{}/v1/alerts/stream", other_api.base),
+        t,
+        Some(&seen),
+    )
+    .await;
+    let ended = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the missed event");
+    let data: Value = serde_json::from_str(&ended.data).unwrap();
+    assert_eq!(data["action"], "ended");
+    assert!(ended.id.unwrap().parse::<i64>().unwrap() > seen.parse::<i64>().unwrap());
+
+    // And live again: a new excursion.
+    let again = start + chrono::Duration::minutes(60);
+    ingest_side
+        .write_batch(&readings_batch(t, "logger-1", again, 5, &[6.0; 5]))
+        .await
+        .unwrap();
+    let live = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a live event");
+    let data: Value = serde_json::from_str(&live.data).unwrap();
+    assert_eq!(data["action"], "opened");
+    assert_ne!(data["alert_id"], serde_json::json!(null));
 }

@@ -132,6 +132,11 @@ impl TestDb {
     pub async fn store(&self) -> Store {
         self.store_via(None).await
     }
+
+    /// The connection URL of this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 impl Drop for TestDb {
@@ -449,6 +454,7 @@ pub fn database_addr() -> SocketAddr {
 /// lives as long as the test's runtime.
 pub async fn serve_api(store: Store) -> String {
     let ctx = coldchain_api::ApiContext {
+        alert_feed: coldchain_api::live::AlertFeed::listen(&store),
         store,
         metrics: coldchain_api::telemetry::install_recorder(),
         broker_ready: None,
@@ -464,4 +470,156 @@ pub async fn serve_api(store: Store) -> String {
         .expect("serve api");
     });
     base
+}
+
+/// The API as if it were its own process: its own runtime on its own thread, with its own
+/// connections and its own notification listener. `kill` drops the runtime, which ends every
+/// task and connection at once, as a killed process would.
+pub struct ApiProcess {
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ApiProcess {
+    /// Starts on `port` (0 for any free port).
+    pub fn start(database_url: &str, port: u16) -> ApiProcess {
+        let url = database_url.to_owned();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let store = Store::connect_lazy(&StoreConfig::new(url)).expect("store");
+                let ctx = coldchain_api::ApiContext {
+                    alert_feed: coldchain_api::live::AlertFeed::listen(&store),
+                    store,
+                    metrics: coldchain_api::telemetry::install_recorder(),
+                    broker_ready: None,
+                };
+                let listener = TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .expect("bind api");
+                let base = format!("http://{}", listener.local_addr().expect("addr"));
+                ready_tx.send(base).expect("report the address");
+                tokio::select! {
+                    served = axum::serve(
+                        listener,
+                        coldchain_api::router(ctx, coldchain_api::DEFAULT_BODY_LIMIT),
+                    ) => served.expect("serve api"),
+                    _ = stop_rx => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        let base = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the API process started");
+        ApiProcess {
+            base,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
+    /// Stops everything at once.
+    pub fn kill(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+/// A minimal server-sent-events reader over one HTTP response.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseReader {
+    /// Opens `url` as tenant `tenant`, resuming after `last_event_id` when given.
+    pub async fn open(url: &str, tenant: &str, last_event_id: Option<&str>) -> SseReader {
+        let mut request = reqwest::Client::new()
+            .get(url)
+            .header("X-Tenant", tenant)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("open the stream");
+        assert_eq!(response.status(), 200, "stream status");
+        SseReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments and keep-alives skipped); `None` when the stream ended.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    id: None,
+                    event: None,
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().to_owned());
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event.event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.trim_start());
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(event);
+                }
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match tokio::time::timeout(left, self.response.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(_) => return None,
+                Err(_) => panic!("no event within {timeout:?}"),
+            }
+        }
+    }
 }

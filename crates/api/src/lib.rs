@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod page;
 pub mod routes;
 pub mod telemetry;
@@ -28,6 +29,8 @@ pub struct ApiContext {
     pub metrics: PrometheusHandle,
     /// `/readyz` also requires the broker when this process runs the ingest.
     pub broker_ready: Option<BrokerReadiness>,
+    /// Wakes `/v1/alerts/stream` when alerts change, in whichever process.
+    pub alert_feed: live::AlertFeed,
 }
 
 /// Request bodies larger than this get 413. Device and shipment documents are small.

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             store: store.clone(),
             metrics,
             broker_ready,
+            alert_feed: coldchain_api::live::AlertFeed::listen(&store),
         };
         let app = coldchain_api::router(ctx, config.max_body_bytes);
         let listener = tokio::net::TcpListener::bind(config.http_addr)

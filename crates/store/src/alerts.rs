@@ -851,6 +851,35 @@ impl Store {
         Ok((alert, history))
     }
 
+    /// Alert changes of the tenant after `seq`, oldest first: the event log the live stream
+    /// and webhooks read. Complete up to the newest committed change, because appends are
+    /// serialised in seq order.
+    pub async fn alert_events_after(
+        &self,
+        tenant: &coldchain_domain::TenantId,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, alert_id, at, actor, action, note, snapshot FROM alert_history
+             WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The newest seq of the whole event log (0 when empty): where a new live stream starts.
+    pub async fn latest_alert_event(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM alert_history")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// An operator acknowledges (open -> acknowledged) or resolves (open or acknowledged ->
     /// resolved) an alert; the history records who, when and why.
     pub async fn act_on_alert(

@@ -19,6 +19,7 @@ use crate::routes::devices::field;
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/v1/alerts", get(list))
+        .route("/v1/alerts/stream", get(live))
         .route("/v1/alerts/{id}", get(show))
         .route("/v1/alerts/{id}/acknowledge", post(acknowledge))
         .route("/v1/alerts/{id}/resolve", post(resolve))
@@ -148,4 +149,46 @@ async fn resolve(
     Json(body): Json<Act>,
 ) -> Result<axum::Json<AlertDetail>, ApiError> {
     act(ctx, tenant, id, body, OperatorAction::Resolve).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiveQuery {
+    /// Resume after this event id, for clients that cannot send `Last-Event-ID`.
+    after: Option<i64>,
+}
+
+/// Server-sent events of every alert change of the tenant. Resumes after the event id in
+/// `Last-Event-ID` (browsers send it when they reconnect) or `?after=`; without either,
+/// starts with the next change.
+async fn live(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<LiveQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let header = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::field("Last-Event-ID", "must be an event id this stream sent")
+                })
+        })
+        .transpose()?;
+    if q.after.is_some_and(|n| n < 0) {
+        return Err(ApiError::field(
+            "after",
+            "must be an event id this stream sent",
+        ));
+    }
+    let after = match header.or(q.after) {
+        Some(n) => n,
+        None => ctx.store.latest_alert_event().await?,
+    };
+    use axum::response::IntoResponse;
+    Ok(crate::live::stream(ctx.store.clone(), &ctx.alert_feed, tenant, after).into_response())
 }
