@@ -500,3 +500,203 @@ async fn the_live_stream_resumes_after_an_api_restart_without_losing_changes() {
     assert_eq!(data["action"], "opened");
     assert_ne!(data["alert_id"], serde_json::json!(null));
 }
+
+/// A webhook receiver on its own runtime and thread, so it can be killed and restarted on
+/// the same port. It records every delivery whose signature checks out.
+struct Receiver {
+    port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(i64, Value)>>>,
+    process: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+const SECRET: &str = "s3cret-shared-with-the-receiver";
+
+impl Receiver {
+    fn start(port: u16, got: std::sync::Arc<std::sync::Mutex<Vec<(i64, Value)>>>) -> Receiver {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let sink = got.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let app = axum::Router::new().route(
+                    "/hook",
+                    axum::routing::post(
+                        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                            let sink = sink.clone();
+                            async move {
+                                let signed = headers["x-coldchain-signature"].to_str().unwrap();
+                                if signed != coldchain_api::webhooks::signature(SECRET, &body) {
+                                    return axum::http::StatusCode::UNAUTHORIZED;
+                                }
+                                let id: i64 = headers["x-coldchain-event-id"]
+                                    .to_str()
+                                    .unwrap()
+                                    .parse()
+                                    .unwrap();
+                                sink.lock()
+                                    .unwrap()
+                                    .push((id, serde_json::from_slice(&body).unwrap()));
+                                axum::http::StatusCode::NO_CONTENT
+                            }
+                        },
+                    ),
+                );
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .unwrap();
+                ready_tx.send(()).unwrap();
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stop_rx => {}
+                }
+            });
+            rt.shutdown_background();
+        });
+        ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Receiver {
+            port,
+            got,
+            process: Some((stop_tx, thread)),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some((stop, thread)) = self.process.take() {
+            let _ = stop.send(());
+            thread.join().unwrap();
+        }
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(i64, Value)> {
+        let got = self.got.clone();
+        eventually(&format!("{n} deliveries"), Duration::from_secs(60), || {
+            let got = got.clone();
+            async move {
+                let seen = got.lock().unwrap().clone();
+                (seen.len() >= n).then_some(seen)
+            }
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_receiver() {
+    init_tracing();
+    let db = TestDb::create().await;
+    let ingest_side = db.store().await;
+    let t = "acme";
+    let api = ApiProcess::start(db.url(), 0);
+    let start = whole_seconds_ago(4);
+    cherries(&api.base, t, start).await;
+
+    let (s, body) = call(
+        "POST",
+        format!("{}/v1/webhooks", api.base),
+        t,
+        Some(serde_json::json!({"url": "ftp://x", "secret": "short", "events": ["exploded"]})),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        body["error"]["details"].as_array().unwrap().len(),
+        3,
+        "{body}"
+    );
+
+    let mut receiver = Receiver::start(free_port(), Default::default());
+    let (s, webhook) = call(
+        "POST",
+        format!("{}/v1/webhooks", api.base),
+        t,
+        Some(serde_json::json!({
+            "url": format!("http://127.0.0.1:{}/hook", receiver.port),
+            "secret": SECRET,
+        })),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert!(
+        webhook.get("secret").is_none(),
+        "the secret is never returned"
+    );
+    let webhook_id = webhook["id"].as_str().unwrap().to_owned();
+
+    // One excursion: opened.
+    ingest_side
+        .write_batch(&readings_batch(
+            t,
+            "logger-1",
+            start,
+            5,
+            &[1.0, 6.0, 6.0, 6.0, 6.0, 6.0],
+        ))
+        .await
+        .unwrap();
+    let first = receiver.wait_for(1).await;
+    assert_eq!(first[0].1["action"], "opened");
+
+    // The receiver goes away; the excursion ends and another opens; the API restarts.
+    receiver.kill();
+    ingest_side
+        .write_batch(&readings_batch(
+            t,
+            "logger-1",
+            start + chrono::Duration::minutes(30),
+            5,
+            &[1.0; 4],
+        ))
+        .await
+        .unwrap();
+    ingest_side
+        .write_batch(&readings_batch(
+            t,
+            "logger-1",
+            start + chrono::Duration::minutes(60),
+            5,
+            &[6.0; 5],
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    api.kill();
+    let api = ApiProcess::start(db.url(), 0);
+    let receiver = Receiver::start(receiver.port, receiver.got.clone());
+
+    let all = receiver.wait_for(3).await;
+    let actions: Vec<&str> = all
+        .iter()
+        .map(|(_, e)| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["opened", "ended", "opened"]);
+    let seqs: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
+    let (_, history) = call(
+        "GET",
+        format!("{}/v1/webhooks/{webhook_id}/deliveries?limit=100", api.base),
+        t,
+        None,
+    )
+    .await;
+    let log = history["items"].as_array().unwrap();
+    assert!(
+        log.iter()
+            .any(|d| d["succeeded"] == false && d["error"].is_string()),
+        "{log:?}"
+    );
+    assert_eq!(log.iter().filter(|d| d["succeeded"] == true).count(), 3);
+
+    // Removed: nothing more is delivered.
+    let (s, _) = reqwest::Client::new()
+        .delete(format!("{}/v1/webhooks/{webhook_id}", api.base))
+        .header("X-Tenant", t)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(s, 204);
+}

@@ -495,8 +495,11 @@ impl ApiProcess {
                 .expect("runtime");
             runtime.block_on(async move {
                 let store = Store::connect_lazy(&StoreConfig::new(url)).expect("store");
+                let alert_feed = coldchain_api::live::AlertFeed::listen(&store);
+                // The API process delivers webhooks too, as `coldchain serve` and `api` do.
+                coldchain_api::webhooks::spawn(store.clone(), &alert_feed);
                 let ctx = coldchain_api::ApiContext {
-                    alert_feed: coldchain_api::live::AlertFeed::listen(&store),
+                    alert_feed,
                     store,
                     metrics: coldchain_api::telemetry::install_recorder(),
                     broker_ready: None,

@@ -7,6 +7,7 @@ pub mod live;
 pub mod page;
 pub mod routes;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn router(ctx: ApiContext, body_limit: usize) -> Router {
         .merge(routes::rejected::router())
         .merge(routes::profiles::router())
         .merge(routes::alerts::router())
+        .merge(routes::webhooks::router())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -46,6 +46,11 @@ impl AlertFeed {
         feed
     }
 
+    /// A receiver woken on every change (the webhook dispatcher waits on it).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+
     /// A feed that is never woken (streams rely on the safety poll), for processes without
     /// a database listener.
     pub fn idle() -> Self {

@@ -49,11 +49,13 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut api_task = None;
     if matches!(cli.command, Command::Serve | Command::Api) {
+        let alert_feed = coldchain_api::live::AlertFeed::listen(&store);
+        coldchain_api::webhooks::spawn(store.clone(), &alert_feed);
         let ctx = ApiContext {
             store: store.clone(),
             metrics,
             broker_ready,
-            alert_feed: coldchain_api::live::AlertFeed::listen(&store),
+            alert_feed,
         };
         let app = coldchain_api::router(ctx, config.max_body_bytes);
         let listener = tokio::net::TcpListener::bind(config.http_addr)

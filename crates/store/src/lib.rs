@@ -11,6 +11,7 @@ pub mod profiles;
 pub mod readings;
 pub mod rejected;
 pub mod shipments;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -6,3 +6,4 @@ pub mod health;
 pub mod profiles;
 pub mod rejected;
 pub mod shipments;
+pub mod webhooks;
