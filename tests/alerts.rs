@@ -161,6 +161,7 @@ async fn scripted_faults_raise_exactly_the_expected_alerts() {
     for file in [
         "reefer-failure-mid-sea.toml",
         "power-loss-at-port.toml",
+        "door-left-open-at-cold-store.toml",
         "healthy-air-freight.toml",
     ] {
         let scenario = scenario(file);
@@ -699,4 +700,57 @@ async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_r
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(s, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_door_left_open_and_a_flat_battery_raise_their_alerts() {
+    init_tracing();
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let t = "acme";
+    let start = whole_seconds_ago(5);
+    cherries(&api, t, start).await;
+    // Every 5 minutes: the door open from 10 to 25 (15 minutes, the preset limit) and the
+    // battery sliding under 20 % at 25 (19.5 %), then a fresh battery at 50.
+    let mut batch = readings_batch(t, "logger-1", start, 5, &[1.0; 12]);
+    for (i, r) in batch.readings[0].readings.iter_mut().enumerate() {
+        r.door_open = Some((2..5).contains(&i));
+        r.battery_pct = Some(match i {
+            0..=6 => 22.0 - i as f64 * 0.5,
+            7..=9 => 19.0,
+            _ => 95.0,
+        });
+    }
+    // Delivered newest first, in three batches, as a buffered upload might be.
+    let all = batch.readings[0].readings.clone();
+    for part in all.rchunks(4).map(<[_]>::to_vec) {
+        let mut b = batch.clone();
+        b.readings[0].readings = part;
+        store.write_batch(&b).await.unwrap();
+    }
+    let (_, list) = call("GET", format!("{api}/v1/alerts"), t, None).await;
+    let mut found: Vec<(String, String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_owned(),
+                a["started_at"].as_str().unwrap().to_owned(),
+                a["ended_at"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let at = |m: i64| {
+        (start + chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    assert_eq!(
+        found,
+        vec![
+            ("battery_low".to_owned(), at(25), at(50)),
+            ("door_open_too_long".to_owned(), at(10), at(25)),
+        ]
+    );
 }

@@ -151,21 +151,131 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-impl From<&TemperatureAlert> for Finding {
-    fn from(a: &TemperatureAlert) -> Self {
-        Finding {
-            kind: match a.side {
-                Side::High => AlertKind::TemperatureHigh,
-                Side::Low => AlertKind::TemperatureLow,
+/// What a logger reports that the engine watches. The door and the battery run through the
+/// same engine as the temperature: a door open is a value above a band, a low battery one
+/// below it, each with its own delay and clearing rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Temperature,
+    /// 1 while the door is open, 0 when shut.
+    Door,
+    Battery,
+}
+
+impl Signal {
+    const ALL: [Signal; 3] = [Signal::Temperature, Signal::Door, Signal::Battery];
+
+    fn kinds(self) -> &'static [AlertKind] {
+        match self {
+            Signal::Temperature => &[AlertKind::TemperatureHigh, AlertKind::TemperatureLow],
+            Signal::Door => &[AlertKind::DoorOpenTooLong],
+            Signal::Battery => &[AlertKind::BatteryLow],
+        }
+    }
+
+    fn kind(self, side: Side) -> AlertKind {
+        match (self, side) {
+            (Signal::Temperature, Side::High) => AlertKind::TemperatureHigh,
+            (Signal::Temperature, Side::Low) => AlertKind::TemperatureLow,
+            (Signal::Door, _) => AlertKind::DoorOpenTooLong,
+            (Signal::Battery, _) => AlertKind::BatteryLow,
+        }
+    }
+
+    fn side(kind: AlertKind) -> Option<(Signal, Side)> {
+        Some(match kind {
+            AlertKind::TemperatureHigh => (Signal::Temperature, Side::High),
+            AlertKind::TemperatureLow => (Signal::Temperature, Side::Low),
+            AlertKind::DoorOpenTooLong => (Signal::Door, Side::High),
+            AlertKind::BatteryLow => (Signal::Battery, Side::Low),
+            _ => return None,
+        })
+    }
+
+    /// The engine's rules for this signal, from the temperature rules and the profile.
+    fn rules(self, temperature: &Rules, profile: &coldchain_domain::ProductProfile) -> Rules {
+        match self {
+            Signal::Temperature => temperature.clone(),
+            // Open (1) is above the band; shut (0) clears at once.
+            Signal::Door => Rules {
+                min_c: -1.0,
+                max_c: 0.5,
+                alert_delay: profile.door_open_limit,
+                clear_margin_c: 0.0,
+                clear_delay: Duration::zero(),
+                max_gap: temperature.max_gap,
+                muted: Vec::new(),
             },
+            // Low at once; cleared by a battery 5 points above the threshold (a new one).
+            Signal::Battery => Rules {
+                min_c: profile.battery_low_pct,
+                max_c: f64::MAX,
+                alert_delay: Duration::zero(),
+                clear_margin_c: 5.0,
+                clear_delay: Duration::zero(),
+                max_gap: temperature.max_gap,
+                muted: Vec::new(),
+            },
+        }
+    }
+
+    /// The restart-point-and-tail query for this signal (see [`tails`]).
+    fn tails_sql(self) -> &'static str {
+        macro_rules! tails_sql {
+            ($value:literal, $present:literal) => {
+                concat!(
+                    "SELECT x.i, start.found IS NOT NULL AS restarted,
+                            COALESCE(start.found, x.f) AS since, r.ts, r.value
+                     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                                 $5::timestamptz[], $6::float8[], $7::float8[])
+                          WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, i)
+                     CROSS JOIN LATERAL (
+                         SELECT (SELECT rr.ts FROM readings rr
+                                 WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+                                   AND rr.ts >= x.f AND rr.ts < x.e AND ", $present, "
+                                   AND (", $value, ") BETWEEN x.lo AND x.hi
+                                   AND NOT EXISTS (
+                                       SELECT 1 FROM unnest($8::int8[], $9::timestamptz[],
+                                                            $10::timestamptz[]) AS sp(i, st, cl)
+                                       WHERE sp.i = x.i AND rr.ts >= sp.st
+                                         AND (sp.cl IS NULL OR rr.ts <= sp.cl))
+                                 ORDER BY rr.ts DESC LIMIT 1) AS found
+                     ) start
+                     LEFT JOIN LATERAL (
+                         SELECT rr.ts, (", $value, ")::float8 AS value FROM readings rr
+                         WHERE rr.tenant_id = x.t AND rr.device_id = x.d AND ", $present, "
+                           AND rr.ts >= COALESCE(start.found, x.f)
+                           AND (x.u IS NULL OR rr.ts < x.u)
+                         ORDER BY rr.ts
+                     ) r ON true
+                     ORDER BY x.i, r.ts"
+                )
+            };
+        }
+        match self {
+            Signal::Temperature => tails_sql!("rr.temp_c", "true"),
+            Signal::Door => tails_sql!(
+                "CASE WHEN rr.door_open THEN 1.0 ELSE 0.0 END",
+                "rr.door_open IS NOT NULL"
+            ),
+            Signal::Battery => tails_sql!("rr.battery_pct", "rr.battery_pct IS NOT NULL"),
+        }
+    }
+}
+
+impl Finding {
+    fn of(signal: Signal, a: &TemperatureAlert) -> Self {
+        let temperature = signal == Signal::Temperature;
+        Finding {
+            kind: signal.kind(a.side),
             severity: "warning",
             started_at: a.start,
             opened_at: a.opened_at,
             ended_at: a.end,
             cleared_at: a.cleared_at,
-            peak_c: Some(a.peak_c),
-            out_of_band_s: Some(a.out_of_band.num_seconds()),
-            area_c_min: Some(round(a.area_c_min)),
+            peak_c: temperature.then_some(a.peak_c),
+            out_of_band_s: (signal != Signal::Battery).then(|| a.out_of_band.num_seconds()),
+            area_c_min: temperature.then(|| round(a.area_c_min)),
         }
     }
 }
@@ -181,12 +291,13 @@ impl Existing {
             && self.area_c_min == f.area_c_min
     }
 
-    fn as_temperature_alert(&self) -> Option<TemperatureAlert> {
-        let side = match self.kind {
-            AlertKind::TemperatureHigh => Side::High,
-            AlertKind::TemperatureLow => Side::Low,
-            _ => return None,
-        };
+    /// The engine's view of an alert of `signal` (for the restart point and for keeping
+    /// those before it).
+    fn as_engine_alert(&self, signal: Signal) -> Option<TemperatureAlert> {
+        let (of, side) = Signal::side(self.kind)?;
+        if of != signal || self.retracted {
+            return None;
+        }
         Some(TemperatureAlert {
             side,
             start: self.started_at,
@@ -230,7 +341,8 @@ struct TailRow {
     restarted: bool,
     since: DateTime<Utc>,
     ts: Option<DateTime<Utc>>,
-    temp_c: Option<f64>,
+    /// The signal's value: a temperature, 1/0 for a door, a battery percentage.
+    value: Option<f64>,
 }
 
 /// Re-evaluates the alerts of every shipment that the newly stored readings belong to.
@@ -343,42 +455,43 @@ pub(crate) async fn evaluate(
                 })
         })
         .collect();
-    let previous: Vec<Vec<TemperatureAlert>> = existing
-        .iter()
-        .map(|e| {
-            e.iter()
-                .filter(|e| !e.retracted)
-                .filter_map(Existing::as_temperature_alert)
-                .collect()
-        })
-        .collect();
-    let tails = tails(tx, &subjects, &rules, &previous).await?;
-
     let mut changes = 0;
-    for (i, s) in subjects.iter().enumerate() {
-        let Some((rules, profile)) = &rules[i] else {
-            continue;
-        };
-        let subject = Subject {
-            tenant: &s.tenant_id,
-            shipment: s.shipment_id,
-            device: &s.device_id,
-            from: s.assigned_from,
-            to: s.assigned_to,
-        };
-        let Some(tail) = tails.get(&(i as i64 + 1)) else {
-            continue;
-        };
-        changes += judge(
-            tx,
-            &subject,
-            rules,
-            profile,
-            &existing[i],
-            &previous[i],
-            tail,
-        )
-        .await?;
+    for signal in Signal::ALL {
+        let signal_rules: Vec<Option<(Rules, &coldchain_domain::ProductProfile)>> = rules
+            .iter()
+            .map(|r| r.as_ref().map(|(r, p)| (signal.rules(r, p), *p)))
+            .collect();
+        let previous: Vec<Vec<TemperatureAlert>> = existing
+            .iter()
+            .map(|e| e.iter().filter_map(|e| e.as_engine_alert(signal)).collect())
+            .collect();
+        let tails = tails(tx, signal, &subjects, &signal_rules, &previous).await?;
+        for (i, s) in subjects.iter().enumerate() {
+            let Some((rules, profile)) = &signal_rules[i] else {
+                continue;
+            };
+            let Some(tail) = tails.get(&(i as i64 + 1)) else {
+                continue;
+            };
+            let subject = Subject {
+                tenant: &s.tenant_id,
+                shipment: s.shipment_id,
+                device: &s.device_id,
+                from: s.assigned_from,
+                to: s.assigned_to,
+            };
+            changes += judge(
+                tx,
+                signal,
+                &subject,
+                rules,
+                profile,
+                &existing[i],
+                &previous[i],
+                tail,
+            )
+            .await?;
+        }
     }
     Ok(changes)
 }
@@ -416,11 +529,12 @@ struct Tail {
 }
 
 /// The engine's restart point (see `coldchain_domain::excursion::restart_point`) of every
-/// subject, found in the database in one query: the latest reading before the earliest new
-/// one that is in band and outside every temperature alert from its start to the reading
-/// that cleared it; and the readings from it on.
+/// subject for one signal, found in the database in one query: the latest reading before the
+/// earliest new one whose value is in band and outside every alert of the signal from its
+/// start to the reading that cleared it; and the signal's readings from it on.
 async fn tails(
     tx: &mut PgConnection,
+    signal: Signal,
     subjects: &[SubjectRow],
     rules: &[Option<(Rules, &coldchain_domain::ProductProfile)>],
     previous: &[Vec<TemperatureAlert>],
@@ -439,53 +553,29 @@ async fn tails(
             .map(|r| r.as_ref().map_or(f64::NAN, |(r, _)| f(r)))
             .collect()
     };
-    let rows: Vec<TailRow> = sqlx::query_as(
-        "SELECT x.i, start.found IS NOT NULL AS restarted, COALESCE(start.found, x.f) AS since,
-                r.ts, r.temp_c
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                     $5::timestamptz[], $6::float8[], $7::float8[])
-              WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, i)
-         CROSS JOIN LATERAL (
-             SELECT (SELECT rr.ts FROM readings rr
-                     WHERE rr.tenant_id = x.t AND rr.device_id = x.d
-                       AND rr.ts >= x.f AND rr.ts < x.e AND rr.temp_c BETWEEN x.lo AND x.hi
-                       AND NOT EXISTS (
-                           SELECT 1 FROM unnest($8::int8[], $9::timestamptz[], $10::timestamptz[])
-                                AS sp(i, st, cl)
-                           WHERE sp.i = x.i AND rr.ts >= sp.st
-                             AND (sp.cl IS NULL OR rr.ts <= sp.cl))
-                     ORDER BY rr.ts DESC LIMIT 1) AS found
-         ) start
-         LEFT JOIN LATERAL (
-             SELECT ts, temp_c FROM readings r
-             WHERE r.tenant_id = x.t AND r.device_id = x.d
-               AND r.ts >= COALESCE(start.found, x.f) AND (x.u IS NULL OR r.ts < x.u)
-             ORDER BY ts
-         ) r ON true
-         ORDER BY x.i, r.ts",
-    )
-    .bind(
-        subjects
-            .iter()
-            .map(|s| s.tenant_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        subjects
-            .iter()
-            .map(|s| s.device_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
-    .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
-    .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
-    .bind(band(|r| r.min_c))
-    .bind(band(|r| r.max_c))
-    .bind(&span_i)
-    .bind(&span_start)
-    .bind(&span_cleared)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<TailRow> = sqlx::query_as(signal.tails_sql())
+        .bind(
+            subjects
+                .iter()
+                .map(|s| s.tenant_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            subjects
+                .iter()
+                .map(|s| s.device_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
+        .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
+        .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
+        .bind(band(|r| r.min_c))
+        .bind(band(|r| r.max_c))
+        .bind(&span_i)
+        .bind(&span_start)
+        .bind(&span_cleared)
+        .fetch_all(&mut *tx)
+        .await?;
     let mut tails: HashMap<i64, Tail> = HashMap::new();
     for row in rows {
         let tail = tails.entry(row.i).or_insert(Tail {
@@ -493,8 +583,8 @@ async fn tails(
             since: row.since,
             points: Vec::new(),
         });
-        if let (Some(ts), Some(temp_c)) = (row.ts, row.temp_c) {
-            tail.points.push(Point { ts, temp_c });
+        if let (Some(ts), Some(value)) = (row.ts, row.value) {
+            tail.points.push(Point { ts, temp_c: value });
         }
     }
     Ok(tails)
@@ -524,8 +614,10 @@ async fn points(
 }
 
 /// Judges one subject from its restart point and writes what changed.
+#[allow(clippy::too_many_arguments)]
 async fn judge(
     tx: &mut PgConnection,
+    signal: Signal,
     s: &Subject<'_>,
     rules: &Rules,
     profile: &coldchain_domain::ProductProfile,
@@ -533,27 +625,22 @@ async fn judge(
     previous: &[TemperatureAlert],
     tail: &Tail,
 ) -> Result<u64, StoreError> {
-    // Temperature alerts: those before the restart point stand; the rest are recomputed.
+    // Alerts before the restart point stand; the rest are recomputed.
     let mut findings: Vec<Finding> = previous
         .iter()
         .filter(|a| tail.restarted && a.start < tail.since)
-        .map(Finding::from)
+        .map(|a| Finding::of(signal, a))
         .collect();
     let tail_series = Series::new(tail.points.iter().copied(), rules.max_gap);
     findings.extend(
         temperature_alerts(&tail_series, rules)
             .iter()
-            .map(Finding::from),
+            .map(|a| Finding::of(signal, a)),
     );
-    let mut changes = reconcile(
-        tx,
-        s,
-        existing,
-        &findings,
-        &[AlertKind::TemperatureHigh, AlertKind::TemperatureLow],
-        tail.since,
-    )
-    .await?;
+    let mut changes = reconcile(tx, s, existing, &findings, signal.kinds(), tail.since).await?;
+    if signal != Signal::Temperature {
+        return Ok(changes);
+    }
 
     // The budget and MKT depend on the whole trip; they can only move when the new data
     // holds out-of-band readings or lands before what they found.
@@ -623,7 +710,7 @@ async fn reconcile(
                 let id = insert_alert(tx, s, f).await?;
                 append(tx, s.tenant, id, ENGINE, "opened", &opened_note(f)).await?;
                 if let Some(end) = f.ended_at {
-                    append(tx, s.tenant, id, ENGINE, "ended", &ended_note(end)).await?;
+                    append(tx, s.tenant, id, ENGINE, "ended", &ended_note(f.kind, end)).await?;
                 }
                 changes += 1;
             }
@@ -635,7 +722,7 @@ async fn reconcile(
                         "reopened",
                         "later readings show the condition again".to_owned(),
                     ),
-                    (false, None, Some(end)) => ("ended", ended_note(end)),
+                    (false, None, Some(end)) => ("ended", ended_note(f.kind, end)),
                     _ => ("updated", "later readings changed its extent".to_owned()),
                 };
                 append(tx, s.tenant, e.id, ENGINE, action, &note).await?;
@@ -672,17 +759,23 @@ async fn reconcile(
 }
 
 fn opened_note(f: &Finding) -> String {
-    match f.peak_c {
-        Some(peak) => format!(
-            "out of band since {}; peak {peak} °C",
-            f.started_at.to_rfc3339()
-        ),
-        None => format!("since {}", f.started_at.to_rfc3339()),
+    let since = f.started_at.to_rfc3339();
+    match (f.kind, f.peak_c) {
+        (_, Some(peak)) => format!("out of band since {since}; peak {peak} °C"),
+        (AlertKind::DoorOpenTooLong, _) => format!("door open since {since}"),
+        (AlertKind::BatteryLow, _) => format!("battery low since {since}"),
+        (AlertKind::ExcursionBudgetExhausted, _) => format!("budget used up at {since}"),
+        _ => format!("since {since}"),
     }
 }
 
-fn ended_note(end: DateTime<Utc>) -> String {
-    format!("back inside the band since {}", end.to_rfc3339())
+fn ended_note(kind: AlertKind, end: DateTime<Utc>) -> String {
+    let at = end.to_rfc3339();
+    match kind {
+        AlertKind::DoorOpenTooLong => format!("door shut at {at}"),
+        AlertKind::BatteryLow => format!("battery back up at {at}"),
+        _ => format!("back inside the band since {at}"),
+    }
 }
 
 async fn insert_alert(
