@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         broker_ready = Some(Arc::new(move || state.is_ready()));
         let shutdown = shutdown.clone();
         ingest_task = Some(tokio::spawn(async move { ingest.run(shutdown).await }));
+        tokio::spawn(sweep_offline(store.clone()));
     }
     let mut api_task = None;
     if matches!(cli.command, Command::Serve | Command::Api) {
@@ -140,4 +141,19 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     info!("signal received: shutting down");
     shutdown.cancel();
+}
+
+/// Every 30 s, reports loggers of shipments under way that have sent nothing for their
+/// profile's `offline_after` (the wall-clock side of the offline rule). Several ingest
+/// instances may all sweep: alerts are keyed, so a silence is reported once.
+async fn sweep_offline(store: coldchain_store::Store) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        ticker.tick().await;
+        match store.sweep_offline(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(opened = n, "loggers gone silent"),
+            Err(error) => tracing::warn!(%error, "offline sweep failed"),
+        }
+    }
 }

@@ -311,6 +311,25 @@ impl Existing {
     }
 }
 
+/// One shipment is judged by one transaction at a time (across ingest instances and the
+/// sweeper); keys are taken in one order so two transactions cannot deadlock.
+async fn lock_shipments(
+    tx: &mut PgConnection,
+    shipments: &[(&str, Uuid)],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(k) FROM (
+             SELECT DISTINCT hashtextextended(t || '/' || s::text, 0) AS k
+             FROM unnest($1::text[], $2::uuid[]) AS x(t, s)) keys
+         ORDER BY k",
+    )
+    .bind(shipments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(shipments.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// One (shipment, device) that received readings, with what judging it needs.
 #[derive(sqlx::FromRow)]
 struct SubjectRow {
@@ -352,6 +371,8 @@ struct TailRow {
 pub(crate) async fn evaluate(
     tx: &mut PgConnection,
     arrived: &[Arrived],
+    messages: &[Message],
+    before: &LastReadings,
 ) -> Result<u64, StoreError> {
     if arrived.is_empty() {
         return Ok(0);
@@ -393,17 +414,12 @@ pub(crate) async fn evaluate(
     let shipments: Vec<Uuid> = subjects.iter().map(|s| s.shipment_id).collect();
     let devices: Vec<&str> = subjects.iter().map(|s| s.device_id.as_str()).collect();
 
-    // One shipment is judged by one transaction at a time; keys are taken in one order.
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(k) FROM (
-             SELECT DISTINCT hashtextextended(t || '/' || s::text, 0) AS k
-             FROM unnest($1::text[], $2::uuid[]) AS x(t, s)) keys
-         ORDER BY k",
-    )
-    .bind(&tenants)
-    .bind(&shipments)
-    .execute(&mut *tx)
-    .await?;
+    let touched_now: Vec<(&str, Uuid)> = tenants
+        .iter()
+        .copied()
+        .zip(shipments.iter().copied())
+        .collect();
+    lock_shipments(tx, &touched_now).await?;
 
     let mut profiles: HashMap<(String, String), Option<coldchain_domain::ProductProfile>> =
         HashMap::new();
@@ -493,7 +509,333 @@ pub(crate) async fn evaluate(
             .await?;
         }
     }
+    let touched: Vec<(&str, Uuid)> = {
+        let mut t: Vec<(&str, Uuid)> = subjects
+            .iter()
+            .map(|s| (s.tenant_id.as_str(), s.shipment_id))
+            .collect();
+        t.dedup();
+        t
+    };
+    changes += offline_in_arrival_order(tx, &touched, messages, before).await?;
     Ok(changes)
+}
+
+/// One message of a batch: its device and newest event time.
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    pub tenant: String,
+    pub device: String,
+    pub newest: DateTime<Utc>,
+}
+
+/// Each device's newest event time before the batch.
+pub(crate) type LastReadings = HashMap<(String, String), DateTime<Utc>>;
+
+/// Where the batch's devices stood before it (read before its readings are written).
+pub(crate) async fn last_readings(
+    tx: &mut PgConnection,
+    messages: &[Message],
+) -> Result<LastReadings, StoreError> {
+    if messages.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT ds.tenant_id, ds.device_id, ds.last_reading_ts
+         FROM device_state ds
+         JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS x(t, d)
+           ON ds.tenant_id = x.t AND ds.device_id = x.d",
+    )
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.tenant.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.device.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|(t, d, ts)| ((t, d), ts)).collect())
+}
+
+/// A logger of a touched shipment, for the offline rule.
+#[derive(Debug, sqlx::FromRow)]
+struct RosterRow {
+    tenant_id: String,
+    shipment_id: Uuid,
+    device_id: String,
+    assigned_from: DateTime<Utc>,
+    assigned_to: Option<DateTime<Utc>>,
+    offline_after_s: i32,
+    last_reading_ts: Option<DateTime<Utc>>,
+    open_alert: Option<Uuid>,
+    open_since: Option<DateTime<Utc>>,
+}
+
+/// The offline rule replayed over the batch's messages in the order they arrived: after each
+/// message, a shipment's clock is the newest event time any of its loggers has sent; a
+/// logger whose newest lags that clock by `offline_after` is offline (from its last reading);
+/// one that has caught up again ends its alert. Arrival order decides, batch boundaries do
+/// not. (A logger whose clock runs more than `offline_after` behind the others of its
+/// shipment looks the same and is reported too.)
+async fn offline_in_arrival_order(
+    tx: &mut PgConnection,
+    shipments: &[(&str, Uuid)],
+    messages: &[Message],
+    before: &LastReadings,
+) -> Result<u64, StoreError> {
+    if shipments.is_empty() {
+        return Ok(0);
+    }
+    let roster: Vec<RosterRow> = sqlx::query_as(
+        "SELECT sd.tenant_id, sd.shipment_id, sd.device_id, sd.assigned_from, sd.assigned_to,
+                p.offline_after_s, ds.last_reading_ts, a.id AS open_alert, a.started_at AS open_since
+         FROM unnest($1::text[], $2::uuid[]) AS s(t, id)
+         JOIN shipments sh ON sh.tenant_id = s.t AND sh.id = s.id
+              AND sh.status NOT IN ('delivered', 'cancelled')
+         JOIN product_profiles p ON p.tenant_id = sh.tenant_id AND p.id = sh.profile_id
+         JOIN shipment_devices sd ON sd.tenant_id = s.t AND sd.shipment_id = s.id
+         LEFT JOIN device_state ds ON ds.tenant_id = sd.tenant_id AND ds.device_id = sd.device_id
+         LEFT JOIN alerts a ON a.tenant_id = sd.tenant_id AND a.shipment_id = sd.shipment_id
+              AND a.device_id = sd.device_id AND a.kind = 'sensor_offline'
+              AND a.ended_at IS NULL AND NOT a.retracted
+         ORDER BY sd.tenant_id, sd.shipment_id, sd.device_id",
+    )
+    .bind(shipments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(shipments.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+
+    // Start from where each logger stood before the batch.
+    let mut last: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    for r in &roster {
+        let key = (r.tenant_id.clone(), r.device_id.clone());
+        let was = before.get(&key).copied().or(
+            // Not in the batch: its state is unchanged by it.
+            if messages
+                .iter()
+                .any(|m| m.tenant == r.tenant_id && m.device == r.device_id)
+            {
+                None
+            } else {
+                r.last_reading_ts
+            },
+        );
+        if let Some(ts) = was {
+            last.insert(key, ts);
+        }
+    }
+    // Open alerts: (shipment, device) -> (id, since); opened here: (shipment, device) -> since.
+    let mut open: HashMap<(Uuid, String), (Option<Uuid>, DateTime<Utc>)> = roster
+        .iter()
+        .filter_map(|r| {
+            Some((
+                (r.shipment_id, r.device_id.clone()),
+                (r.open_alert, r.open_since?),
+            ))
+        })
+        .collect();
+    let mut to_open: Vec<(&RosterRow, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut to_end: Vec<(&RosterRow, Option<Uuid>, DateTime<Utc>)> = Vec::new();
+    for m in messages {
+        let key = (m.tenant.clone(), m.device.clone());
+        let newest = last.get(&key).map_or(m.newest, |t| (*t).max(m.newest));
+        last.insert(key, newest);
+        for shipment in roster
+            .iter()
+            .filter(|r| r.tenant_id == m.tenant && r.device_id == m.device)
+            .map(|r| r.shipment_id)
+        {
+            let members: Vec<&RosterRow> = roster
+                .iter()
+                .filter(|r| r.tenant_id == m.tenant && r.shipment_id == shipment)
+                .collect();
+            let Some(clock) = members
+                .iter()
+                .filter_map(|r| last.get(&(r.tenant_id.clone(), r.device_id.clone())))
+                .max()
+                .copied()
+            else {
+                continue;
+            };
+            for r in members {
+                if r.assigned_from > clock || r.assigned_to.is_some_and(|to| to <= clock) {
+                    continue;
+                }
+                let Some(seen) = last.get(&(r.tenant_id.clone(), r.device_id.clone())) else {
+                    continue;
+                };
+                let after = Duration::seconds(i64::from(r.offline_after_s));
+                let lagging = clock - *seen >= after;
+                let key = (r.shipment_id, r.device_id.clone());
+                match (lagging, open.get(&key).copied()) {
+                    (true, None) => {
+                        open.insert(key, (None, *seen));
+                        to_open.push((r, *seen, clock));
+                    }
+                    (false, Some((id, since))) => {
+                        open.remove(&key);
+                        match id {
+                            Some(_) => to_end.push((r, id, since)),
+                            // Opened and caught up within this batch: record both.
+                            None => to_end.push((r, None, since)),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    let mut changes = 0;
+    let mut opened_ids: HashMap<(Uuid, String, DateTime<Utc>), Uuid> = HashMap::new();
+    for (r, since, clock) in to_open {
+        let subject = Subject {
+            tenant: &r.tenant_id,
+            shipment: r.shipment_id,
+            device: &r.device_id,
+            from: since,
+            to: None,
+        };
+        let after = Duration::seconds(i64::from(r.offline_after_s));
+        let finding = Finding {
+            kind: AlertKind::SensorOffline,
+            severity: "warning",
+            started_at: since,
+            opened_at: since + after,
+            ended_at: None,
+            cleared_at: None,
+            peak_c: None,
+            out_of_band_s: None,
+            area_c_min: None,
+        };
+        let id = insert_alert(tx, &subject, &finding).await?;
+        let note = format!(
+            "no reading since {} while the shipment's other loggers report up to {}",
+            since.to_rfc3339(),
+            clock.to_rfc3339()
+        );
+        append(tx, &r.tenant_id, id, ENGINE, "opened", &note).await?;
+        opened_ids.insert((r.shipment_id, r.device_id.clone(), since), id);
+        changes += 1;
+    }
+    for (r, id, since) in to_end {
+        let Some(id) = id.or_else(|| {
+            opened_ids
+                .get(&(r.shipment_id, r.device_id.clone(), since))
+                .copied()
+        }) else {
+            continue;
+        };
+        let resumed: DateTime<Utc> = sqlx::query_scalar(
+            "SELECT COALESCE(min(ts), $3) FROM readings
+             WHERE tenant_id = $1 AND device_id = $2 AND ts > $3",
+        )
+        .bind(&r.tenant_id)
+        .bind(&r.device_id)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE alerts SET ended_at = $3, cleared_at = $3, status = 'resolved',
+                    updated_at = now()
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&r.tenant_id)
+        .bind(id)
+        .bind(resumed)
+        .execute(&mut *tx)
+        .await?;
+        let note = format!(
+            "data flows again; readings resume at {}",
+            resumed.to_rfc3339()
+        );
+        append(tx, &r.tenant_id, id, ENGINE, "ended", &note).await?;
+        changes += 1;
+    }
+    Ok(changes)
+}
+
+/// A logger of a shipment under way and when anything last arrived from it.
+#[derive(sqlx::FromRow)]
+struct Silence {
+    tenant_id: String,
+    shipment_id: Uuid,
+    device_id: String,
+    last_reading_ts: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    offline_after_s: i32,
+}
+
+/// The wall-clock side of the offline rule, for loggers that fall silent alone: nothing has
+/// arrived from them for `offline_after`. Data arriving again ends the alert (in the batch
+/// that brings it).
+async fn sweep(
+    tx: &mut PgConnection,
+    shipments: &[(&str, Uuid)],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let silent: Vec<Silence> = sqlx::query_as(
+        "SELECT sd.tenant_id, sd.shipment_id, sd.device_id, ds.last_reading_ts,
+                ds.last_seen_at, p.offline_after_s
+         FROM unnest($1::text[], $2::uuid[]) AS s(t, id)
+         JOIN shipments sh ON sh.tenant_id = s.t AND sh.id = s.id
+              AND sh.status NOT IN ('delivered', 'cancelled')
+         JOIN product_profiles p ON p.tenant_id = sh.tenant_id AND p.id = sh.profile_id
+         JOIN shipment_devices sd ON sd.tenant_id = s.t AND sd.shipment_id = s.id
+              AND sd.assigned_from <= $3 AND (sd.assigned_to IS NULL OR sd.assigned_to > $3)
+         JOIN device_state ds ON ds.tenant_id = sd.tenant_id AND ds.device_id = sd.device_id
+         WHERE ds.last_seen_at <= $3 - make_interval(secs => p.offline_after_s)
+           AND NOT EXISTS (
+               SELECT 1 FROM alerts a
+               WHERE a.tenant_id = sd.tenant_id AND a.shipment_id = sd.shipment_id
+                 AND a.device_id = sd.device_id AND a.kind = 'sensor_offline'
+                 AND a.ended_at IS NULL AND NOT a.retracted)
+         ORDER BY 1, 2, 3",
+    )
+    .bind(shipments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(shipments.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut opened = 0;
+    for s in silent {
+        let subject = Subject {
+            tenant: &s.tenant_id,
+            shipment: s.shipment_id,
+            device: &s.device_id,
+            from: s.last_reading_ts,
+            to: None,
+        };
+        let finding = Finding {
+            kind: AlertKind::SensorOffline,
+            severity: "warning",
+            started_at: s.last_reading_ts,
+            opened_at: s.last_reading_ts + Duration::seconds(i64::from(s.offline_after_s)),
+            ended_at: None,
+            cleared_at: None,
+            peak_c: None,
+            out_of_band_s: None,
+            area_c_min: None,
+        };
+        // Keyed by its start: a silence already reported (and ended) is not reported again.
+        let Some(id) = insert_alert_if_new(tx, &subject, &finding).await? else {
+            continue;
+        };
+        let note = format!(
+            "nothing received since {} (last reading {})",
+            s.last_seen_at.to_rfc3339(),
+            s.last_reading_ts.to_rfc3339()
+        );
+        append(tx, &s.tenant_id, id, ENGINE, "opened", &note).await?;
+        opened += 1;
+    }
+    Ok(opened)
 }
 
 #[derive(sqlx::FromRow)]
@@ -807,6 +1149,29 @@ async fn insert_alert(
     .await?)
 }
 
+/// [`insert_alert`], unless an alert with the same key exists: its id, or `None`.
+async fn insert_alert_if_new(
+    tx: &mut PgConnection,
+    s: &Subject<'_>,
+    f: &Finding,
+) -> Result<Option<Uuid>, StoreError> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE tenant_id = $1 AND shipment_id = $2
+                        AND device_id = $3 AND kind = $4 AND started_at = $5)",
+    )
+    .bind(s.tenant)
+    .bind(s.shipment)
+    .bind(s.device)
+    .bind(f.kind.code())
+    .bind(f.started_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    if exists {
+        return Ok(None);
+    }
+    insert_alert(tx, s, f).await.map(Some)
+}
+
 async fn update_alert(
     tx: &mut PgConnection,
     tenant: &str,
@@ -942,6 +1307,45 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok((alert, history))
+    }
+
+    /// Opens `sensor_offline` for loggers of shipments under way from which nothing has
+    /// arrived for their profile's `offline_after` (by the wall clock), across all tenants.
+    /// Run periodically by the ingest; returns the alerts opened.
+    pub async fn sweep_offline(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let shipments: Vec<(String, Uuid)> = sqlx::query_as(
+            "SELECT DISTINCT sd.tenant_id, sd.shipment_id
+             FROM shipment_devices sd
+             JOIN shipments sh ON sh.tenant_id = sd.tenant_id AND sh.id = sd.shipment_id
+             JOIN product_profiles p ON p.tenant_id = sh.tenant_id AND p.id = sh.profile_id
+             JOIN device_state ds ON ds.tenant_id = sd.tenant_id AND ds.device_id = sd.device_id
+             WHERE sd.assigned_from <= $1 AND (sd.assigned_to IS NULL OR sd.assigned_to > $1)
+               AND ds.last_seen_at <= $1 - make_interval(secs => p.offline_after_s)
+             ORDER BY 1, 2",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(k) FROM (
+                 SELECT DISTINCT hashtextextended(t || '/' || s::text, 0) AS k
+                 FROM unnest($1::text[], $2::uuid[]) AS x(t, s)) keys
+             ORDER BY k",
+        )
+        .bind(
+            shipments
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(shipments.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        let refs: Vec<(&str, Uuid)> = shipments.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+        let opened = sweep(&mut tx, &refs, now).await?;
+        tx.commit().await?;
+        Ok(opened)
     }
 
     /// Alert changes of the tenant after `seq`, oldest first: the event log the live stream

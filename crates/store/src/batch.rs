@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use coldchain_domain::{DeviceId, Reading, RejectReason, TenantId};
 
-use crate::alerts::Arrived;
+use crate::alerts::{Arrived, Message};
 use crate::{Store, StoreError};
 
 /// Readings decoded and validated from one MQTT message, waiting to be stored.
@@ -189,6 +189,21 @@ impl Store {
         }
 
         let total = columns.ts.len() as u64;
+        // Each message's device and newest event time, in arrival order, and where each
+        // device stood before: sensor_offline is about what arrived when.
+        let messages: Vec<Message> = batch
+            .readings
+            .iter()
+            .filter(|p| known.contains(&(p.tenant.as_str(), p.device.as_str())))
+            .filter_map(|p| {
+                Some(Message {
+                    tenant: p.tenant.as_str().to_owned(),
+                    device: p.device.as_str().to_owned(),
+                    newest: p.readings.iter().map(|r| r.ts).max()?,
+                })
+            })
+            .collect();
+        let before = crate::alerts::last_readings(&mut tx, &messages).await?;
         let arrived: Vec<Arrived> = if total == 0 {
             Vec::new()
         } else {
@@ -208,7 +223,7 @@ impl Store {
                 .await?
         };
         let inserted: i64 = arrived.iter().map(|a| a.inserted).sum();
-        let alert_changes = crate::alerts::evaluate(&mut tx, &arrived).await?;
+        let alert_changes = crate::alerts::evaluate(&mut tx, &arrived, &messages, &before).await?;
 
         let rejections: Vec<&PendingRejection> =
             batch.rejections.iter().chain(quarantined.iter()).collect();
