@@ -182,8 +182,8 @@ async fn readings_shuffled_and_delivered_late_give_the_same_alerts() {
     let expected = alerts(&stack.api, &in_order).await;
     check_expected(&scenario, &expected);
 
-    // The same readings for another tenant, all at once, in a random order, over four
-    // concurrent connections, with every tenth message sent twice.
+    // The same readings and events for another tenant, all at once, in a random order, over
+    // four concurrent connections, with every tenth message sent twice.
     let shuffled = format!("t{}", rand::random::<u32>());
     let options = stream_options(&shuffled, &scenario);
     ApiClient::new(&stack.api, &shuffled)
@@ -192,11 +192,12 @@ async fn readings_shuffled_and_delivered_late_give_the_same_alerts() {
         .unwrap();
     let mut messages: Vec<(String, Vec<u8>)> =
         FleetStream::new(&scenario.plans, options, scenario.seed)
-            .filter(|m| matches!(m.kind, MessageKind::Telemetry { .. }))
+            .filter(|m| m.kind != MessageKind::Status)
             .map(|m| (m.topic, m.payload))
             .collect();
     let readings: u64 = messages
         .iter()
+        .filter(|(topic, _)| topic.ends_with("/telemetry"))
         .map(|(_, p)| match serde_json::from_slice::<Value>(p).unwrap() {
             Value::Array(a) => a.len() as u64,
             _ => 1,
@@ -275,6 +276,7 @@ fn readings_batch(
                 .collect(),
             received_at: chrono::Utc::now(),
         }],
+        events: Vec::new(),
         rejections: Vec::new(),
     }
 }
@@ -818,4 +820,76 @@ async fn a_logger_silent_by_the_wall_clock_is_reported_offline_until_data_flows_
     assert_eq!(alert["status"], "resolved");
     let ended: chrono::DateTime<chrono::Utc> = alert["ended_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(ended, back);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_defrost_the_logger_reports_mutes_the_excursion_even_when_the_event_comes_late() {
+    let stack = stack("ingest-defrost").await;
+    let t = "acme";
+    let start = whole_seconds_ago(3);
+    cherries(&stack.api, t, start).await;
+    let topic = |channel: &str| format!("coldchain/v1/{t}/logger-1/{channel}");
+    let at = |m: i64| (start + chrono::Duration::minutes(m)).to_rfc3339();
+
+    // A defrost spike: 3.5 °C for 25 minutes, then back at 1 °C.
+    let temps = [1.0, 3.5, 3.5, 3.5, 3.5, 3.5, 1.0, 1.0, 1.0, 1.0];
+    let readings: Vec<(String, Vec<u8>)> = temps
+        .iter()
+        .enumerate()
+        .map(|(i, temp)| {
+            let body = serde_json::json!({"ts": at(5 * i as i64), "temp_c": temp});
+            (topic("telemetry"), body.to_string().into_bytes())
+        })
+        .collect();
+    publish_all(&stack.broker, readings).await;
+    wait_stored(&stack.store, t, temps.len() as u64).await;
+    let kinds = |alerts: Vec<Value>| -> Vec<String> {
+        alerts
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(alerts(&stack.api, t).await),
+        ["temperature_high"],
+        "before the events"
+    );
+
+    // The logger's defrost events arrive afterwards (its event queue was behind).
+    let events = serde_json::json!([
+        {"ts": at(4), "event": "defrost_start"},
+        {"ts": at(32), "event": "defrost_end"},
+    ]);
+    publish_all(
+        &stack.broker,
+        vec![(topic("events"), events.to_string().into_bytes())],
+    )
+    .await;
+    eventually("the alert withdrawn", Duration::from_secs(30), || async {
+        alerts(&stack.api, t).await.is_empty().then_some(())
+    })
+    .await;
+    let (_, retracted) = call(
+        "GET",
+        format!("{}/v1/alerts?include_retracted=true", stack.api),
+        t,
+        None,
+    )
+    .await;
+    let alert = &retracted["items"][0];
+    assert_eq!(alert["retracted"], true);
+    let (_, detail) = call(
+        "GET",
+        format!("{}/v1/alerts/{}", stack.api, alert["id"].as_str().unwrap()),
+        t,
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["opened", "ended", "retracted"]);
 }

@@ -4,6 +4,7 @@
 //! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
 
 pub mod alert;
+pub mod event;
 pub mod excursion;
 pub mod ids;
 pub mod mqtt;
@@ -13,6 +14,7 @@ pub mod reading;
 pub mod shipment;
 
 pub use alert::AlertKind;
+pub use event::{DeviceEvent, DeviceEventKind};
 pub use ids::{DeviceId, IdError, TenantId};
 pub use product::{PRODUCT_PRESETS, ProductPreset};
 pub use profile::ProductProfile;

@@ -147,23 +147,28 @@ impl ReadingLimits {
                 "lat and lon must be given together",
             ));
         }
-        if reading.ts > now + self.max_future {
+        self.check_time(reading.ts, now)
+    }
+
+    /// Checks an event time (of a reading or a device event) against the receiver's clock.
+    pub fn check_time(&self, ts: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Rejection> {
+        if ts > now + self.max_future {
             return Err(Rejection::new(
                 RejectReason::FutureTimestamp,
                 format!(
                     "ts {} is more than {} s ahead of the receiver clock {}",
-                    reading.ts.to_rfc3339(),
+                    ts.to_rfc3339(),
                     self.max_future.num_seconds(),
                     now.to_rfc3339()
                 ),
             ));
         }
-        if reading.ts < self.earliest {
+        if ts < self.earliest {
             return Err(Rejection::new(
                 RejectReason::ImplausibleTimestamp,
                 format!(
                     "ts {} is before {}; is the logger clock set?",
-                    reading.ts.to_rfc3339(),
+                    ts.to_rfc3339(),
                     self.earliest.to_rfc3339()
                 ),
             ));

@@ -38,6 +38,9 @@ impl WorkBatch {
         if let Some(readings) = decoded.readings {
             self.batch.readings.push(readings);
         }
+        if let Some(events) = decoded.events {
+            self.batch.events.push(events);
+        }
         self.batch.rejections.extend(decoded.rejections);
         self.deliveries.push(delivery);
     }

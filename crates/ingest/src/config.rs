@@ -50,12 +50,15 @@ impl IngestConfig {
     }
 
     /// The subscription: `$share/{group}/coldchain/v1/+/+/telemetry`, or unshared.
-    pub fn topic_filter(&self) -> String {
-        const TELEMETRY: &str = "coldchain/v1/+/+/telemetry";
-        match &self.share_group {
-            Some(group) => format!("$share/{group}/{TELEMETRY}"),
-            None => TELEMETRY.to_owned(),
-        }
+    /// The subscriptions: every device's telemetry and events, shared when a group is set.
+    pub fn topic_filters(&self) -> Vec<String> {
+        ["coldchain/v1/+/+/telemetry", "coldchain/v1/+/+/events"]
+            .into_iter()
+            .map(|filter| match &self.share_group {
+                Some(group) => format!("$share/{group}/{filter}"),
+                None => filter.to_owned(),
+            })
+            .collect()
     }
 
     pub(crate) fn batching(&self) -> Batching {
@@ -81,10 +84,13 @@ mod tests {
     fn the_subscription_is_shared_unless_told_otherwise() {
         let mut c = IngestConfig::new("mqtt://x", "id");
         assert_eq!(
-            c.topic_filter(),
-            "$share/coldchain/coldchain/v1/+/+/telemetry"
+            c.topic_filters(),
+            [
+                "$share/coldchain/coldchain/v1/+/+/telemetry",
+                "$share/coldchain/coldchain/v1/+/+/events"
+            ]
         );
         c.share_group = None;
-        assert_eq!(c.topic_filter(), "coldchain/v1/+/+/telemetry");
+        assert_eq!(c.topic_filters()[0], "coldchain/v1/+/+/telemetry");
     }
 }

@@ -11,8 +11,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use coldchain_domain::{DeviceId, Reading, ReadingLimits, RejectReason, Rejection, TenantId};
-use coldchain_store::{PendingReadings, PendingRejection};
+use coldchain_domain::{
+    DeviceEvent, DeviceEventKind, DeviceId, Reading, ReadingLimits, RejectReason, Rejection,
+    TenantId,
+};
+use coldchain_store::{PendingEvents, PendingReadings, PendingRejection};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -21,21 +24,34 @@ use serde_json::Value;
 pub struct Topic {
     pub tenant: TenantId,
     pub device: DeviceId,
+    pub channel: Channel,
 }
 
-/// Parses `coldchain/v1/{tenant}/{device_id}/telemetry`.
+/// Which of a device's topics a message came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Telemetry,
+    Events,
+}
+
+/// Parses `coldchain/v1/{tenant}/{device_id}/telemetry` (or `/events`).
 pub fn parse_topic(topic: &str) -> Result<Topic, Rejection> {
     let bad = |why: String| Rejection::new(RejectReason::BadTopic, why);
     let parts: Vec<&str> = topic.split('/').collect();
-    match parts.as_slice() {
-        ["coldchain", "v1", tenant, device, "telemetry"] => Ok(Topic {
-            tenant: TenantId::parse(*tenant).map_err(|e| bad(format!("tenant: {e}")))?,
-            device: DeviceId::parse(*device).map_err(|e| bad(format!("device_id: {e}")))?,
-        }),
-        _ => Err(bad(format!(
-            "topic {topic:?} is not coldchain/v1/{{tenant}}/{{device_id}}/telemetry"
-        ))),
-    }
+    let (tenant, device, channel) = match parts.as_slice() {
+        ["coldchain", "v1", tenant, device, "telemetry"] => (*tenant, *device, Channel::Telemetry),
+        ["coldchain", "v1", tenant, device, "events"] => (*tenant, *device, Channel::Events),
+        _ => {
+            return Err(bad(format!(
+                "topic {topic:?} is not coldchain/v1/{{tenant}}/{{device_id}}/telemetry (or /events)"
+            )));
+        }
+    };
+    Ok(Topic {
+        tenant: TenantId::parse(tenant).map_err(|e| bad(format!("tenant: {e}")))?,
+        device: DeviceId::parse(device).map_err(|e| bad(format!("device_id: {e}")))?,
+        channel,
+    })
 }
 
 /// Limits the decode stage applies besides the per-reading ones.
@@ -55,16 +71,20 @@ impl Default for DecodeLimits {
     }
 }
 
-/// The outcome of decoding one message: readings to store (if any) and rejections.
+/// The outcome of decoding one message: readings or events to store (if any) and
+/// rejections.
 #[derive(Debug, Default)]
 pub struct DecodedMessage {
     pub readings: Option<PendingReadings>,
+    pub events: Option<PendingEvents>,
     pub rejections: Vec<PendingRejection>,
 }
 
 impl DecodedMessage {
     pub fn item_count(&self) -> usize {
-        self.readings.as_ref().map_or(0, |p| p.readings.len()) + self.rejections.len()
+        self.readings.as_ref().map_or(0, |p| p.readings.len())
+            + self.events.as_ref().map_or(0, |p| p.events.len())
+            + self.rejections.len()
     }
 }
 
@@ -78,6 +98,7 @@ pub fn decode_message(
     let reject_whole =
         |tenant: Option<String>, device: Option<String>, rejection: Rejection| DecodedMessage {
             readings: None,
+            events: None,
             rejections: vec![PendingRejection {
                 tenant,
                 device,
@@ -104,6 +125,9 @@ pub fn decode_message(
             ),
         );
         return reject_whole(tenant, device, rejection);
+    }
+    if parsed.channel == Channel::Events {
+        return decode_events(topic, payload, parsed, now, limits);
     }
     let elements = match decode_payload(&parsed.device, payload, now) {
         Ok(elements) => elements,
@@ -133,6 +157,87 @@ pub fn decode_message(
             topic: topic.to_owned(),
             payload: payload.to_vec(),
             readings,
+            received_at: now,
+        }),
+        events: None,
+        rejections,
+    }
+}
+
+/// An event as loggers send it: `{"ts": ..., "event": "defrost_start"}`, alone or in an
+/// array. Unknown fields are ignored.
+#[derive(Deserialize)]
+struct EventWire {
+    ts: Value,
+    event: String,
+}
+
+/// Decodes an events message; each element judged alone, like readings.
+fn decode_events(
+    topic: &str,
+    payload: &[u8],
+    parsed: Topic,
+    now: DateTime<Utc>,
+    limits: &DecodeLimits,
+) -> DecodedMessage {
+    let reject = |raw: Vec<u8>, rejection: Rejection| PendingRejection {
+        tenant: Some(parsed.tenant.to_string()),
+        device: Some(parsed.device.to_string()),
+        topic: topic.to_owned(),
+        payload: raw,
+        reason: rejection.reason,
+        detail: rejection.detail,
+        received_at: now,
+    };
+    let items = match serde_json::from_slice::<Value>(payload) {
+        Ok(Value::Array(items)) if !items.is_empty() => items,
+        Ok(item @ Value::Object(_)) => vec![item],
+        Ok(other) => {
+            let why = malformed(format!(
+                "an events payload is an object or a non-empty array, got {}",
+                kind_of(&other)
+            ));
+            return DecodedMessage {
+                rejections: vec![reject(payload.to_vec(), why)],
+                ..Default::default()
+            };
+        }
+        Err(e) => {
+            let why = malformed(format!("payload is not valid JSON: {e}"));
+            return DecodedMessage {
+                rejections: vec![reject(payload.to_vec(), why)],
+                ..Default::default()
+            };
+        }
+    };
+    let mut events = Vec::new();
+    let mut rejections = Vec::new();
+    for item in items {
+        let raw = serde_json::to_vec(&item).unwrap_or_default();
+        let event = serde_json::from_value::<EventWire>(item)
+            .map_err(|e| malformed(format!("event: {e}")))
+            .and_then(|w| {
+                let kind = w
+                    .event
+                    .parse::<DeviceEventKind>()
+                    .map_err(|e| malformed(e.to_string()))?;
+                let ts = parse_time(&w.ts)?;
+                limits.reading.check_time(ts, now)?;
+                Ok(DeviceEvent { ts, kind })
+            });
+        match event {
+            Ok(e) => events.push(e),
+            Err(why) => rejections.push(reject(raw, why)),
+        }
+    }
+    DecodedMessage {
+        readings: None,
+        events: (!events.is_empty()).then(|| PendingEvents {
+            tenant: parsed.tenant,
+            device: parsed.device,
+            topic: topic.to_owned(),
+            payload: payload.to_vec(),
+            events,
             received_at: now,
         }),
         rejections,
@@ -560,5 +665,34 @@ mod tests {
         let m = decode(r#"[{"n":"temp","v":2,"t":-30},{"n":"humidity","v":50,"t":-10}]"#);
         assert_eq!(m.readings.as_ref().unwrap().readings.len(), 1);
         assert_eq!(reasons(&m), vec![RejectReason::Malformed]);
+    }
+
+    #[test]
+    fn events_are_decoded_one_by_one_and_unknown_ones_rejected() {
+        let now = Utc::now();
+        let ts = (now - Duration::minutes(3)).to_rfc3339();
+        let payload = format!(
+            r#"[{{"ts":"{ts}","event":"defrost_start"}},{{"ts":"{ts}","event":"melting"}},{{"ts":"{ts}","event":"door_open","extra":1}}]"#
+        );
+        let decoded = decode_message(
+            "coldchain/v1/acme/logger-1/events",
+            payload.as_bytes(),
+            now,
+            &DecodeLimits::default(),
+        );
+        let events = decoded.events.expect("events");
+        let kinds: Vec<_> = events.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [DeviceEventKind::DefrostStart, DeviceEventKind::DoorOpen]
+        );
+        assert_eq!(decoded.rejections.len(), 1);
+        assert_eq!(decoded.rejections[0].reason, RejectReason::Malformed);
+        assert!(decoded.rejections[0].detail.contains("melting"));
+        assert!(decoded.readings.is_none());
+
+        let topic = parse_topic("coldchain/v1/acme/logger-1/events").unwrap();
+        assert_eq!(topic.channel, Channel::Events);
+        assert!(parse_topic("coldchain/v1/acme/logger-1/status").is_err());
     }
 }

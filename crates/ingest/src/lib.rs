@@ -100,7 +100,7 @@ impl Ingest {
             source::Source {
                 eventloop,
                 client: client.clone(),
-                topic_filter: config.topic_filter(),
+                topic_filters: config.topic_filters(),
                 state: state.clone(),
             },
             delivery_tx,

@@ -59,7 +59,7 @@ pub fn connect(config: &IngestConfig) -> Result<(AsyncClient, EventLoop), Source
 pub struct Source {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
-    pub topic_filter: String,
+    pub topic_filters: Vec<String>,
     pub state: Arc<IngestState>,
 }
 
@@ -98,13 +98,14 @@ pub async fn run(
                 info!(
                     generation,
                     session_present = ack.session_present,
-                    topic = %source.topic_filter,
+                    topics = ?source.topic_filters,
                     "connected to broker"
                 );
-                if let Err(e) = source
-                    .client
-                    .try_subscribe(source.topic_filter.clone(), QoS::AtLeastOnce)
-                {
+                let filters = source
+                    .topic_filters
+                    .iter()
+                    .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                if let Err(e) = source.client.try_subscribe_many(filters) {
                     warn!(error = %e, "could not queue the subscription");
                 }
             }
@@ -146,7 +147,7 @@ pub async fn run(
                 if granted {
                     debug!(?ack.return_codes, "subscribed");
                 } else {
-                    warn!(?ack.return_codes, topic = %source.topic_filter, "broker refused the subscription");
+                    warn!(?ack.return_codes, topics = ?source.topic_filters, "broker refused the subscription");
                 }
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => break,

@@ -239,6 +239,10 @@ impl Signal {
                                                             $10::timestamptz[]) AS sp(i, st, cl)
                                        WHERE sp.i = x.i AND rr.ts >= sp.st
                                          AND (sp.cl IS NULL OR rr.ts <= sp.cl))
+                                   AND NOT EXISTS (
+                                       SELECT 1 FROM unnest($11::int8[], $12::timestamptz[],
+                                                            $13::timestamptz[]) AS mu(i, a, b)
+                                       WHERE mu.i = x.i AND rr.ts >= mu.a AND rr.ts < mu.b)
                                  ORDER BY rr.ts DESC LIMIT 1) AS found
                      ) start
                      LEFT JOIN LATERAL (
@@ -309,6 +313,51 @@ impl Existing {
             area_c_min: self.area_c_min.unwrap_or_default(),
         })
     }
+}
+
+/// Each subject's defrost windows (muting), from its logger's events around the assignment.
+async fn defrost_windows(
+    tx: &mut PgConnection,
+    subjects: &[SubjectRow],
+) -> Result<HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>, StoreError> {
+    let rows: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT x.i, e.ts, e.kind
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+              WITH ORDINALITY AS x(t, d, f, u, i)
+         JOIN device_events e ON e.tenant_id = x.t AND e.device_id = x.d
+              AND e.kind IN ('defrost_start', 'defrost_end')
+              AND e.ts >= x.f - interval '1 hour' AND (x.u IS NULL OR e.ts < x.u)
+         ORDER BY x.i, e.ts",
+    )
+    .bind(
+        subjects
+            .iter()
+            .map(|s| s.tenant_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        subjects
+            .iter()
+            .map(|s| s.device_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut events: HashMap<i64, Vec<coldchain_domain::DeviceEvent>> = HashMap::new();
+    for (i, ts, kind) in rows {
+        if let Ok(kind) = kind.parse() {
+            events
+                .entry(i)
+                .or_default()
+                .push(coldchain_domain::DeviceEvent { ts, kind });
+        }
+    }
+    Ok(events
+        .into_iter()
+        .map(|(i, e)| (i, coldchain_domain::event::defrost_windows(&e)))
+        .collect())
 }
 
 /// One shipment is judged by one transaction at a time (across ingest instances and the
@@ -458,16 +507,20 @@ pub(crate) async fn evaluate(
         }
     }
 
+    let defrosts = defrost_windows(tx, &subjects).await?;
     let rules: Vec<Option<(Rules, &coldchain_domain::ProductProfile)>> = subjects
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             profiles[&(s.tenant_id.clone(), s.profile_id.clone())]
                 .as_ref()
                 .map(|p| {
-                    (
-                        Rules::new(p, Duration::seconds(i64::from(s.reading_interval_s))),
-                        p,
-                    )
+                    let mut rules =
+                        Rules::new(p, Duration::seconds(i64::from(s.reading_interval_s)));
+                    if p.mute_defrost {
+                        rules.muted = defrosts.get(&(i as i64 + 1)).cloned().unwrap_or_default();
+                    }
+                    (rules, p)
                 })
         })
         .collect();
@@ -889,6 +942,14 @@ async fn tails(
             span_cleared.push(a.cleared_at);
         }
     }
+    let (mut muted_i, mut muted_from, mut muted_to) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in rules.iter().enumerate() {
+        for (from, to) in r.as_ref().map_or(&[][..], |(r, _)| &r.muted[..]) {
+            muted_i.push(i as i64 + 1);
+            muted_from.push(*from);
+            muted_to.push(*to);
+        }
+    }
     let band = |f: fn(&Rules) -> f64| -> Vec<f64> {
         rules
             .iter()
@@ -916,6 +977,9 @@ async fn tails(
         .bind(&span_i)
         .bind(&span_start)
         .bind(&span_cleared)
+        .bind(&muted_i)
+        .bind(&muted_from)
+        .bind(&muted_to)
         .fetch_all(&mut *tx)
         .await?;
     let mut tails: HashMap<i64, Tail> = HashMap::new();

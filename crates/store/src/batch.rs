@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use coldchain_domain::{DeviceId, Reading, RejectReason, TenantId};
+use coldchain_domain::{DeviceEvent, DeviceId, Reading, RejectReason, TenantId};
 
 use crate::alerts::{Arrived, Message};
 use crate::{Store, StoreError};
@@ -21,6 +21,18 @@ pub struct PendingReadings {
     /// out not to be registered.
     pub payload: Vec<u8>,
     pub readings: Vec<Reading>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Events decoded from one message on a device's events topic.
+#[derive(Debug, Clone)]
+pub struct PendingEvents {
+    pub tenant: TenantId,
+    pub device: DeviceId,
+    pub topic: String,
+    /// Kept so the message can be quarantined whole if the device is not registered.
+    pub payload: Vec<u8>,
+    pub events: Vec<DeviceEvent>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -40,6 +52,7 @@ pub struct PendingRejection {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub readings: Vec<PendingReadings>,
+    pub events: Vec<PendingEvents>,
     pub rejections: Vec<PendingRejection>,
 }
 
@@ -49,7 +62,7 @@ impl Batch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.readings.is_empty() && self.rejections.is_empty()
+        self.readings.is_empty() && self.events.is_empty() && self.rejections.is_empty()
     }
 }
 
@@ -163,7 +176,20 @@ impl Store {
     pub async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
 
-        let known = known_devices(&mut tx, &batch.readings).await?;
+        let known = known_devices(
+            &mut tx,
+            batch
+                .readings
+                .iter()
+                .map(|p| (p.tenant.as_str(), p.device.as_str()))
+                .chain(
+                    batch
+                        .events
+                        .iter()
+                        .map(|e| (e.tenant.as_str(), e.device.as_str())),
+                ),
+        )
+        .await?;
         let mut columns = ReadingColumns::default();
         let mut quarantined = Vec::new();
         for pending in &batch.readings {
@@ -223,6 +249,42 @@ impl Store {
                 .await?
         };
         let inserted: i64 = arrived.iter().map(|a| a.inserted).sum();
+        let mut arrived = arrived;
+        let (events, unknown) = batch
+            .events
+            .iter()
+            .partition::<Vec<&PendingEvents>, _>(|e| {
+                known.contains(&(e.tenant.as_str(), e.device.as_str()))
+            });
+        for e in unknown {
+            quarantined.push(PendingRejection {
+                tenant: Some(e.tenant.to_string()),
+                device: Some(e.device.to_string()),
+                topic: e.topic.clone(),
+                payload: e.payload.clone(),
+                reason: RejectReason::UnknownDevice,
+                detail: format!(
+                    "device {:?} is not registered to tenant {:?}; register it with POST /v1/devices",
+                    e.device.as_str(),
+                    e.tenant.as_str()
+                ),
+                received_at: e.received_at,
+            });
+        }
+        // New events can mute or unmute readings around them: re-judge from them on. One
+        // entry per device, spanning its new readings and events.
+        for e in insert_events(&mut tx, &events).await? {
+            match arrived
+                .iter_mut()
+                .find(|a| a.tenant == e.tenant && a.device == e.device)
+            {
+                Some(a) => {
+                    a.earliest = a.earliest.min(e.earliest);
+                    a.latest = a.latest.max(e.latest);
+                }
+                None => arrived.push(e),
+            }
+        }
         let alert_changes = crate::alerts::evaluate(&mut tx, &arrived, &messages, &before).await?;
 
         let rejections: Vec<&PendingRejection> =
@@ -288,12 +350,9 @@ impl Store {
 /// The (tenant, device) pairs of the batch that are registered devices.
 async fn known_devices<'a>(
     tx: &mut sqlx::PgConnection,
-    pending: &'a [PendingReadings],
+    pending: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<HashSet<(&'a str, &'a str)>, StoreError> {
-    let pairs: HashSet<(&str, &str)> = pending
-        .iter()
-        .map(|p| (p.tenant.as_str(), p.device.as_str()))
-        .collect();
+    let pairs: HashSet<(&str, &str)> = pending.collect();
     if pairs.is_empty() {
         return Ok(HashSet::new());
     }
@@ -311,4 +370,45 @@ async fn known_devices<'a>(
         .into_iter()
         .filter(|(t, d)| found.iter().any(|(ft, fd)| ft == t && fd == d))
         .collect())
+}
+
+/// Writes events (a redelivered one is stored once); returns, per device, the span of the
+/// new ones.
+async fn insert_events(
+    tx: &mut sqlx::PgConnection,
+    events: &[&PendingEvents],
+) -> Result<Vec<Arrived>, StoreError> {
+    let (mut tenant, mut device, mut ts, mut kind, mut received) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in events {
+        for e in &p.events {
+            tenant.push(p.tenant.as_str());
+            device.push(p.device.as_str());
+            ts.push(e.ts);
+            kind.push(e.kind.code());
+            received.push(p.received_at);
+        }
+    }
+    if ts.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(
+        "WITH inserted AS (
+             INSERT INTO device_events (tenant_id, device_id, ts, kind, received_at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],
+                                  $5::timestamptz[])
+             ORDER BY 1, 2, 3, 4
+             ON CONFLICT DO NOTHING
+             RETURNING tenant_id, device_id, ts)
+         SELECT tenant_id AS tenant, device_id AS device, 0::int8 AS inserted,
+                min(ts) AS earliest, max(ts) AS latest
+         FROM inserted GROUP BY tenant_id, device_id ORDER BY 1, 2",
+    )
+    .bind(&tenant)
+    .bind(&device)
+    .bind(&ts)
+    .bind(&kind)
+    .bind(&received)
+    .fetch_all(&mut *tx)
+    .await?)
 }

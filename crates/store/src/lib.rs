@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-pub use batch::{Batch, BatchOutcome, PendingReadings, PendingRejection};
+pub use batch::{Batch, BatchOutcome, PendingEvents, PendingReadings, PendingRejection};
 pub use error::StoreError;
 
 /// A handle on the database. Cheap to clone: it is a connection pool.
