@@ -893,3 +893,31 @@ async fn a_defrost_the_logger_reports_mutes_the_excursion_even_when_the_event_co
         .collect();
     assert_eq!(actions, ["opened", "ended", "retracted"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readings_are_stored_even_if_judging_their_alerts_fails() {
+    init_tracing();
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let t = "acme";
+    let start = whole_seconds_ago(2);
+    cherries(&api, t, start).await;
+    // Stand in for a bug in the rules: any alert write fails.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END; $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let outcome = store
+        .write_batch(&readings_batch(t, "logger-1", start, 5, &[6.0; 6]))
+        .await
+        .unwrap();
+    assert_eq!(outcome.inserted, 6);
+    assert!(outcome.alert_error.unwrap().contains("refused by the test"));
+    let tenant = coldchain_domain::TenantId::parse(t.to_owned()).unwrap();
+    assert_eq!(store.count_readings(&tenant).await.unwrap(), 6);
+}

@@ -15,6 +15,9 @@ pub const BATCH_COMMIT_SECONDS: &str = "coldchain_batch_commit_seconds";
 /// Counter: failed batch commits (each is retried).
 pub const BATCH_WRITE_ERRORS: &str = "coldchain_batch_write_errors_total";
 /// Gauge: 1 while connected to the broker.
+pub const ALERT_EVALUATION_ERRORS: &str = "coldchain_alert_evaluation_errors_total";
+pub const ALERT_CHANGES: &str = "coldchain_alert_changes_total";
+
 pub const BROKER_CONNECTED: &str = "coldchain_broker_connected";
 /// Gauge: messages received and waiting for the batcher.
 pub const QUEUE_DEPTH: &str = "coldchain_ingest_queue_depth";
@@ -24,6 +27,11 @@ pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(MESSAGES_RECEIVED, "MQTT messages taken from the broker");
     describe_counter!(READINGS_ACCEPTED, "Readings newly stored");
+    describe_counter!(ALERT_CHANGES, "Alert changes written with the readings");
+    describe_counter!(
+        ALERT_EVALUATION_ERRORS,
+        "Batches stored without judging their alerts because the rules failed on them"
+    );
     describe_counter!(READINGS_DUPLICATE, "Readings received again and ignored");
     describe_counter!(
         PAYLOADS_REJECTED,

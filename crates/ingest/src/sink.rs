@@ -140,6 +140,10 @@ impl Acker {
 fn record(outcome: &BatchOutcome, items: usize, elapsed: Duration) {
     metrics::counter!(m::READINGS_ACCEPTED).increment(outcome.inserted);
     metrics::counter!(m::READINGS_DUPLICATE).increment(outcome.duplicates);
+    metrics::counter!(m::ALERT_CHANGES).increment(outcome.alert_changes);
+    if outcome.alert_error.is_some() {
+        metrics::counter!(m::ALERT_EVALUATION_ERRORS).increment(1);
+    }
     for (reason, count) in &outcome.rejected {
         metrics::counter!(m::PAYLOADS_REJECTED, "reason" => reason.code()).increment(*count);
     }

@@ -77,6 +77,8 @@ pub struct BatchOutcome {
     pub rejected: BTreeMap<RejectReason, u64>,
     /// Alert changes (opened, ended, retracted ...) the new readings caused.
     pub alert_changes: u64,
+    /// Set when judging the alerts failed on this batch's data (the readings are stored).
+    pub alert_error: Option<String>,
 }
 
 /// Readings laid out as columns, the shape UNNEST wants.
@@ -285,7 +287,29 @@ impl Store {
                 None => arrived.push(e),
             }
         }
-        let alert_changes = crate::alerts::evaluate(&mut tx, &arrived, &messages, &before).await?;
+        // Judged in a savepoint: if the rules fail on this data (a bug, not an outage), the
+        // readings are still stored and the failure reported, rather than the whole pipeline
+        // retrying one batch forever. An outage still fails the batch, to be retried.
+        let mut judged = sqlx::Connection::begin(&mut *tx).await?;
+        let (alert_changes, alert_error) = match crate::alerts::evaluate(
+            &mut judged,
+            &arrived,
+            &messages,
+            &before,
+        )
+        .await
+        {
+            Ok(n) => {
+                judged.commit().await?;
+                (n, None)
+            }
+            Err(StoreError::Database(sqlx::Error::Database(e))) => {
+                judged.rollback().await?;
+                tracing::error!(error = %e, "alert evaluation failed; readings stored without it");
+                (0, Some(e.to_string()))
+            }
+            Err(other) => return Err(other),
+        };
 
         let rejections: Vec<&PendingRejection> =
             batch.rejections.iter().chain(quarantined.iter()).collect();
@@ -343,6 +367,7 @@ impl Store {
             duplicates: total.saturating_sub(inserted),
             rejected,
             alert_changes,
+            alert_error,
         })
     }
 }
