@@ -227,22 +227,16 @@ impl Signal {
                     "SELECT x.i, start.found IS NOT NULL AS restarted,
                             COALESCE(start.found, x.f) AS since, r.ts, r.value
                      FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                                 $5::timestamptz[], $6::float8[], $7::float8[])
-                          WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, i)
+                                 $5::timestamptz[], $6::float8[], $7::float8[], $8::text[],
+                                 $9::text[])
+                          WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, spans, muted, i)
                      CROSS JOIN LATERAL (
                          SELECT (SELECT rr.ts FROM readings rr
                                  WHERE rr.tenant_id = x.t AND rr.device_id = x.d
                                    AND rr.ts >= x.f AND rr.ts < x.e AND ", $present, "
                                    AND (", $value, ") BETWEEN x.lo AND x.hi
-                                   AND NOT EXISTS (
-                                       SELECT 1 FROM unnest($8::int8[], $9::timestamptz[],
-                                                            $10::timestamptz[]) AS sp(i, st, cl)
-                                       WHERE sp.i = x.i AND rr.ts >= sp.st
-                                         AND (sp.cl IS NULL OR rr.ts <= sp.cl))
-                                   AND NOT EXISTS (
-                                       SELECT 1 FROM unnest($11::int8[], $12::timestamptz[],
-                                                            $13::timestamptz[]) AS mu(i, a, b)
-                                       WHERE mu.i = x.i AND rr.ts >= mu.a AND rr.ts < mu.b)
+                                   AND NOT (x.spans::tstzmultirange @> rr.ts)
+                                   AND NOT (x.muted::tstzmultirange @> rr.ts)
                                  ORDER BY rr.ts DESC LIMIT 1) AS found
                      ) start
                      LEFT JOIN LATERAL (
@@ -927,6 +921,25 @@ struct Tail {
 /// subject for one signal, found in the database in one query: the latest reading before the
 /// earliest new one whose value is in band and outside every alert of the signal from its
 /// start to the reading that cleared it; and the signal's readings from it on.
+/// A `tstzmultirange` literal of `(from, to, to inclusive)` ranges (`to` absent: unbounded).
+fn multirange(
+    ranges: impl Iterator<Item = (DateTime<Utc>, Option<DateTime<Utc>>, bool)>,
+) -> String {
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let parts: Vec<String> = ranges
+        .map(|(from, to, inclusive)| match to {
+            Some(to) => format!(
+                "[\"{}\",\"{}\"{}",
+                fmt(from),
+                fmt(to),
+                if inclusive { ']' } else { ')' }
+            ),
+            None => format!("[\"{}\",)", fmt(from)),
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
 async fn tails(
     tx: &mut PgConnection,
     signal: Signal,
@@ -934,22 +947,23 @@ async fn tails(
     rules: &[Option<(Rules, &coldchain_domain::ProductProfile)>],
     previous: &[Vec<TemperatureAlert>],
 ) -> Result<HashMap<i64, Tail>, StoreError> {
-    let (mut span_i, mut span_start, mut span_cleared) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, alerts) in previous.iter().enumerate() {
-        for a in alerts {
-            span_i.push(i as i64 + 1);
-            span_start.push(a.start);
-            span_cleared.push(a.cleared_at);
-        }
-    }
-    let (mut muted_i, mut muted_from, mut muted_to) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, r) in rules.iter().enumerate() {
-        for (from, to) in r.as_ref().map_or(&[][..], |(r, _)| &r.muted[..]) {
-            muted_i.push(i as i64 + 1);
-            muted_from.push(*from);
-            muted_to.push(*to);
-        }
-    }
+    // Per subject, as multiranges (PostgreSQL 14+): its alerts from start to the reading
+    // that cleared them (open-ended while open), and its muted windows.
+    let spans: Vec<String> = previous
+        .iter()
+        .map(|alerts| multirange(alerts.iter().map(|a| (a.start, a.cleared_at, true))))
+        .collect();
+    let muted: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            multirange(
+                r.as_ref()
+                    .map_or(&[][..], |(r, _)| &r.muted[..])
+                    .iter()
+                    .map(|(from, to)| (*from, Some(*to), false)),
+            )
+        })
+        .collect();
     let band = |f: fn(&Rules) -> f64| -> Vec<f64> {
         rules
             .iter()
@@ -974,12 +988,8 @@ async fn tails(
         .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
         .bind(band(|r| r.min_c))
         .bind(band(|r| r.max_c))
-        .bind(&span_i)
-        .bind(&span_start)
-        .bind(&span_cleared)
-        .bind(&muted_i)
-        .bind(&muted_from)
-        .bind(&muted_to)
+        .bind(&spans)
+        .bind(&muted)
         .fetch_all(&mut *tx)
         .await?;
     let mut tails: HashMap<i64, Tail> = HashMap::new();
