@@ -227,16 +227,15 @@ impl Signal {
                     "SELECT x.i, start.found IS NOT NULL AS restarted,
                             COALESCE(start.found, x.f) AS since, r.ts, r.value
                      FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                                 $5::timestamptz[], $6::float8[], $7::float8[], $8::text[],
-                                 $9::text[])
+                                 $5::timestamptz[], $6::float8[], $7::float8[],
+                                 $8::text[]::tstzmultirange[], $9::text[]::tstzmultirange[])
                           WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, spans, muted, i)
                      CROSS JOIN LATERAL (
                          SELECT (SELECT rr.ts FROM readings rr
                                  WHERE rr.tenant_id = x.t AND rr.device_id = x.d
                                    AND rr.ts >= x.f AND rr.ts < x.e AND ", $present, "
                                    AND (", $value, ") BETWEEN x.lo AND x.hi
-                                   AND NOT (x.spans::tstzmultirange @> rr.ts)
-                                   AND NOT (x.muted::tstzmultirange @> rr.ts)
+                                   AND NOT (x.spans @> rr.ts) AND NOT (x.muted @> rr.ts)
                                  ORDER BY rr.ts DESC LIMIT 1) AS found
                      ) start
                      LEFT JOIN LATERAL (
