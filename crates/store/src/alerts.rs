@@ -313,6 +313,7 @@ async fn defrost_windows(
     tx: &mut PgConnection,
     subjects: &[SubjectRow],
 ) -> Result<HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>, StoreError> {
+    let columns = SubjectColumns::of(subjects);
     let rows: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
         "SELECT x.i, e.ts, e.kind
          FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
@@ -322,20 +323,10 @@ async fn defrost_windows(
               AND e.ts >= x.f - interval '1 hour' AND (x.u IS NULL OR e.ts < x.u)
          ORDER BY x.i, e.ts",
     )
-    .bind(
-        subjects
-            .iter()
-            .map(|s| s.tenant_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        subjects
-            .iter()
-            .map(|s| s.device_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
-    .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
+    .bind(&columns.tenants)
+    .bind(&columns.devices)
+    .bind(&columns.from)
+    .bind(&columns.to)
     .fetch_all(&mut *tx)
     .await?;
     let mut events: HashMap<i64, Vec<coldchain_domain::DeviceEvent>> = HashMap::new();
@@ -384,6 +375,25 @@ struct SubjectRow {
     reading_interval_s: i32,
     /// The earliest new reading inside the assignment.
     earliest: DateTime<Utc>,
+}
+
+/// Subjects laid out as the columns the UNNEST queries take.
+struct SubjectColumns<'a> {
+    tenants: Vec<&'a str>,
+    devices: Vec<&'a str>,
+    from: Vec<DateTime<Utc>>,
+    to: Vec<Option<DateTime<Utc>>>,
+}
+
+impl<'a> SubjectColumns<'a> {
+    fn of(subjects: &'a [SubjectRow]) -> Self {
+        Self {
+            tenants: subjects.iter().map(|s| s.tenant_id.as_str()).collect(),
+            devices: subjects.iter().map(|s| s.device_id.as_str()).collect(),
+            from: subjects.iter().map(|s| s.assigned_from).collect(),
+            to: subjects.iter().map(|s| s.assigned_to).collect(),
+        }
+    }
 }
 
 /// One (shipment, device) to re-evaluate.
@@ -969,21 +979,12 @@ async fn tails(
             .map(|r| r.as_ref().map_or(f64::NAN, |(r, _)| f(r)))
             .collect()
     };
+    let columns = SubjectColumns::of(subjects);
     let rows: Vec<TailRow> = sqlx::query_as(signal.tails_sql())
-        .bind(
-            subjects
-                .iter()
-                .map(|s| s.tenant_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            subjects
-                .iter()
-                .map(|s| s.device_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(subjects.iter().map(|s| s.assigned_from).collect::<Vec<_>>())
-        .bind(subjects.iter().map(|s| s.assigned_to).collect::<Vec<_>>())
+        .bind(&columns.tenants)
+        .bind(&columns.devices)
+        .bind(&columns.from)
+        .bind(&columns.to)
         .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
         .bind(band(|r| r.min_c))
         .bind(band(|r| r.max_c))
