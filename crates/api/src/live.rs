@@ -51,12 +51,6 @@ impl AlertFeed {
         self.wake.subscribe()
     }
 
-    /// A feed that is never woken (streams rely on the safety poll), for processes without
-    /// a database listener.
-    pub fn idle() -> Self {
-        let (wake, _) = watch::channel(0_u64);
-        AlertFeed { wake }
-    }
 }
 
 /// Listens until the connection fails.
