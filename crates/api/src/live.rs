@@ -50,7 +50,6 @@ impl AlertFeed {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
     }
-
 }
 
 /// Listens until the connection fails.

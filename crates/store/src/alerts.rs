@@ -154,7 +154,7 @@ fn round(x: f64) -> f64 {
 /// What a logger reports that the engine watches. The door and the battery run through the
 /// same engine as the temperature: a door open is a value above a band, a low battery one
 /// below it, each with its own delay and clearing rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Signal {
     Temperature,
     /// 1 while the door is open, 0 when shut.
@@ -216,46 +216,6 @@ impl Signal {
                 max_gap: temperature.max_gap,
                 muted: Vec::new(),
             },
-        }
-    }
-
-    /// The restart-point-and-tail query for this signal (see [`tails`]).
-    fn tails_sql(self) -> &'static str {
-        macro_rules! tails_sql {
-            ($value:literal, $present:literal) => {
-                concat!(
-                    "SELECT x.i, start.found IS NOT NULL AS restarted,
-                            COALESCE(start.found, x.f) AS since, r.ts, r.value
-                     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                                 $5::timestamptz[], $6::float8[], $7::float8[],
-                                 $8::text[]::tstzmultirange[], $9::text[]::tstzmultirange[])
-                          WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, spans, muted, i)
-                     CROSS JOIN LATERAL (
-                         SELECT (SELECT rr.ts FROM readings rr
-                                 WHERE rr.tenant_id = x.t AND rr.device_id = x.d
-                                   AND rr.ts >= x.f AND rr.ts < x.e AND ", $present, "
-                                   AND (", $value, ") BETWEEN x.lo AND x.hi
-                                   AND NOT (x.spans @> rr.ts) AND NOT (x.muted @> rr.ts)
-                                 ORDER BY rr.ts DESC LIMIT 1) AS found
-                     ) start
-                     LEFT JOIN LATERAL (
-                         SELECT rr.ts, (", $value, ")::float8 AS value FROM readings rr
-                         WHERE rr.tenant_id = x.t AND rr.device_id = x.d AND ", $present, "
-                           AND rr.ts >= COALESCE(start.found, x.f)
-                           AND (x.u IS NULL OR rr.ts < x.u)
-                         ORDER BY rr.ts
-                     ) r ON true
-                     ORDER BY x.i, r.ts"
-                )
-            };
-        }
-        match self {
-            Signal::Temperature => tails_sql!("rr.temp_c", "true"),
-            Signal::Door => tails_sql!(
-                "CASE WHEN rr.door_open THEN 1.0 ELSE 0.0 END",
-                "rr.door_open IS NOT NULL"
-            ),
-            Signal::Battery => tails_sql!("rr.battery_pct", "rr.battery_pct IS NOT NULL"),
         }
     }
 }
@@ -405,15 +365,25 @@ struct Subject<'a> {
     to: Option<DateTime<Utc>>,
 }
 
-/// The readings from the restart point on, per subject (its 1-based position).
+/// One signal's rules and earlier alerts, per subject.
+struct SignalWork<'p> {
+    signal: Signal,
+    rules: Vec<Option<(Rules, &'p coldchain_domain::ProductProfile)>>,
+    previous: Vec<Vec<TemperatureAlert>>,
+}
+
+/// The readings from the earliest of a subject's restart points on, with each signal's
+/// restart point (absent: none, re-read from the assignment's start).
 #[derive(sqlx::FromRow)]
 struct TailRow {
     i: i64,
-    restarted: bool,
-    since: DateTime<Utc>,
+    temperature_from: Option<DateTime<Utc>>,
+    door_from: Option<DateTime<Utc>>,
+    battery_from: Option<DateTime<Utc>>,
     ts: Option<DateTime<Utc>>,
-    /// The signal's value: a temperature, 1/0 for a door, a battery percentage.
-    value: Option<f64>,
+    temp_c: Option<f64>,
+    door_open: Option<bool>,
+    battery_pct: Option<f64>,
 }
 
 /// Re-evaluates the alerts of every shipment that the newly stored readings belong to.
@@ -528,21 +498,36 @@ pub(crate) async fn evaluate(
         })
         .collect();
     let mut changes = 0;
-    for signal in Signal::ALL {
-        let signal_rules: Vec<Option<(Rules, &coldchain_domain::ProductProfile)>> = rules
-            .iter()
-            .map(|r| r.as_ref().map(|(r, p)| (signal.rules(r, p), *p)))
-            .collect();
-        let previous: Vec<Vec<TemperatureAlert>> = existing
-            .iter()
-            .map(|e| e.iter().filter_map(|e| e.as_engine_alert(signal)).collect())
-            .collect();
-        let tails = tails(tx, signal, &subjects, &signal_rules, &previous).await?;
+    let per_signal: Vec<SignalWork> = Signal::ALL
+        .into_iter()
+        .map(|signal| {
+            let signal_rules = rules
+                .iter()
+                .map(|r| r.as_ref().map(|(r, p)| (signal.rules(r, p), *p)))
+                .collect();
+            let previous = existing
+                .iter()
+                .map(|e| e.iter().filter_map(|e| e.as_engine_alert(signal)).collect())
+                .collect();
+            SignalWork {
+                signal,
+                rules: signal_rules,
+                previous,
+            }
+        })
+        .collect();
+    let tails = tails(tx, &subjects, &per_signal).await?;
+    for SignalWork {
+        signal,
+        rules: signal_rules,
+        previous,
+    } in &per_signal
+    {
         for (i, s) in subjects.iter().enumerate() {
             let Some((rules, profile)) = &signal_rules[i] else {
                 continue;
             };
-            let Some(tail) = tails.get(&(i as i64 + 1)) else {
+            let Some(tail) = tails.get(&(i as i64 + 1, *signal)) else {
                 continue;
             };
             let subject = Subject {
@@ -554,7 +539,7 @@ pub(crate) async fn evaluate(
             };
             changes += judge(
                 tx,
-                signal,
+                *signal,
                 &subject,
                 rules,
                 profile,
@@ -926,10 +911,6 @@ struct Tail {
     points: Vec<Point>,
 }
 
-/// The engine's restart point (see `coldchain_domain::excursion::restart_point`) of every
-/// subject for one signal, found in the database in one query: the latest reading before the
-/// earliest new one whose value is in band and outside every alert of the signal from its
-/// start to the reading that cleared it; and the signal's readings from it on.
 /// A `tstzmultirange` literal of `(from, to, to inclusive)` ranges (`to` absent: unbounded).
 fn multirange(
     ranges: impl Iterator<Item = (DateTime<Utc>, Option<DateTime<Utc>>, bool)>,
@@ -949,20 +930,34 @@ fn multirange(
     format!("{{{}}}", parts.join(","))
 }
 
+/// The engine's restart point (see `coldchain_domain::excursion::restart_point`) of every
+/// subject for every signal, found in the database in one query: for each signal, the latest
+/// reading before the earliest new one whose value is in band, outside every alert of the
+/// signal from its start to the reading that cleared it, and not muted; and the readings from
+/// the earliest of them on, which each signal then reads from its own.
 async fn tails(
     tx: &mut PgConnection,
-    signal: Signal,
     subjects: &[SubjectRow],
-    rules: &[Option<(Rules, &coldchain_domain::ProductProfile)>],
-    previous: &[Vec<TemperatureAlert>],
-) -> Result<HashMap<i64, Tail>, StoreError> {
-    // Per subject, as multiranges (PostgreSQL 14+): its alerts from start to the reading
-    // that cleared them (open-ended while open), and its muted windows.
-    let spans: Vec<String> = previous
-        .iter()
-        .map(|alerts| multirange(alerts.iter().map(|a| (a.start, a.cleared_at, true))))
-        .collect();
-    let muted: Vec<String> = rules
+    per_signal: &[SignalWork<'_>],
+) -> Result<HashMap<(i64, Signal), Tail>, StoreError> {
+    let of = |signal: Signal| {
+        per_signal
+            .iter()
+            .find(|w| w.signal == signal)
+            .expect("every signal is judged")
+    };
+    // Per subject, as multiranges (PostgreSQL 14+): a signal's alerts from start to the
+    // reading that cleared them (open-ended while open); the temperature's muted windows.
+    let spans = |signal: Signal| -> Vec<String> {
+        of(signal)
+            .previous
+            .iter()
+            .map(|alerts| multirange(alerts.iter().map(|a| (a.start, a.cleared_at, true))))
+            .collect()
+    };
+    let temperature_rules = &of(Signal::Temperature).rules;
+    let battery_rules = &of(Signal::Battery).rules;
+    let muted: Vec<String> = temperature_rules
         .iter()
         .map(|r| {
             multirange(
@@ -973,34 +968,92 @@ async fn tails(
             )
         })
         .collect();
-    let band = |f: fn(&Rules) -> f64| -> Vec<f64> {
+    let limit = |rules: &Vec<Option<(Rules, &coldchain_domain::ProductProfile)>>,
+                 f: fn(&Rules) -> f64|
+     -> Vec<f64> {
         rules
             .iter()
             .map(|r| r.as_ref().map_or(f64::NAN, |(r, _)| f(r)))
             .collect()
     };
     let columns = SubjectColumns::of(subjects);
-    let rows: Vec<TailRow> = sqlx::query_as(signal.tails_sql())
-        .bind(&columns.tenants)
-        .bind(&columns.devices)
-        .bind(&columns.from)
-        .bind(&columns.to)
-        .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
-        .bind(band(|r| r.min_c))
-        .bind(band(|r| r.max_c))
-        .bind(&spans)
-        .bind(&muted)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut tails: HashMap<i64, Tail> = HashMap::new();
+    let rows: Vec<TailRow> = sqlx::query_as(
+        "SELECT x.i, t.found AS temperature_from, dr.found AS door_from,
+                b.found AS battery_from, r.ts, r.temp_c, r.door_open, r.battery_pct
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                     $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[],
+                     $9::text[]::tstzmultirange[], $10::text[]::tstzmultirange[],
+                     $11::text[]::tstzmultirange[], $12::text[]::tstzmultirange[])
+              WITH ORDINALITY AS x(t, d, f, u, e, lo, hi, battery_low, temperature_spans,
+                                   muted, door_spans, battery_spans, i)
+         CROSS JOIN LATERAL (
+             SELECT (SELECT rr.ts FROM readings rr
+                     WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+                       AND rr.ts >= x.f AND rr.ts < x.e AND rr.temp_c BETWEEN x.lo AND x.hi
+                       AND NOT (x.temperature_spans @> rr.ts) AND NOT (x.muted @> rr.ts)
+                     ORDER BY rr.ts DESC LIMIT 1) AS found
+         ) t
+         CROSS JOIN LATERAL (
+             SELECT (SELECT rr.ts FROM readings rr
+                     WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+                       AND rr.ts >= x.f AND rr.ts < x.e AND rr.door_open = false
+                       AND NOT (x.door_spans @> rr.ts)
+                     ORDER BY rr.ts DESC LIMIT 1) AS found
+         ) dr
+         CROSS JOIN LATERAL (
+             SELECT (SELECT rr.ts FROM readings rr
+                     WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+                       AND rr.ts >= x.f AND rr.ts < x.e AND rr.battery_pct >= x.battery_low
+                       AND NOT (x.battery_spans @> rr.ts)
+                     ORDER BY rr.ts DESC LIMIT 1) AS found
+         ) b
+         LEFT JOIN LATERAL (
+             SELECT rr.ts, rr.temp_c, rr.door_open, rr.battery_pct FROM readings rr
+             WHERE rr.tenant_id = x.t AND rr.device_id = x.d
+               AND rr.ts >= LEAST(COALESCE(t.found, x.f), COALESCE(dr.found, x.f),
+                                  COALESCE(b.found, x.f))
+               AND (x.u IS NULL OR rr.ts < x.u)
+             ORDER BY rr.ts
+         ) r ON true
+         ORDER BY x.i, r.ts",
+    )
+    .bind(&columns.tenants)
+    .bind(&columns.devices)
+    .bind(&columns.from)
+    .bind(&columns.to)
+    .bind(subjects.iter().map(|s| s.earliest).collect::<Vec<_>>())
+    .bind(limit(temperature_rules, |r| r.min_c))
+    .bind(limit(temperature_rules, |r| r.max_c))
+    .bind(limit(battery_rules, |r| r.min_c))
+    .bind(spans(Signal::Temperature))
+    .bind(&muted)
+    .bind(spans(Signal::Door))
+    .bind(spans(Signal::Battery))
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut tails: HashMap<(i64, Signal), Tail> = HashMap::new();
     for row in rows {
-        let tail = tails.entry(row.i).or_insert(Tail {
-            restarted: row.restarted,
-            since: row.since,
-            points: Vec::new(),
-        });
-        if let (Some(ts), Some(value)) = (row.ts, row.value) {
-            tail.points.push(Point { ts, temp_c: value });
+        let from = subjects[(row.i - 1) as usize].assigned_from;
+        for (signal, found, value) in [
+            (Signal::Temperature, row.temperature_from, row.temp_c),
+            (
+                Signal::Door,
+                row.door_from,
+                row.door_open.map(|open| if open { 1.0 } else { 0.0 }),
+            ),
+            (Signal::Battery, row.battery_from, row.battery_pct),
+        ] {
+            let tail = tails.entry((row.i, signal)).or_insert(Tail {
+                restarted: found.is_some(),
+                since: found.unwrap_or(from),
+                points: Vec::new(),
+            });
+            if let (Some(ts), Some(value)) = (row.ts, value)
+                && ts >= tail.since
+            {
+                tail.points.push(Point { ts, temp_c: value });
+            }
         }
     }
     Ok(tails)
