@@ -69,6 +69,15 @@ impl FromStr for AlertKind {
     }
 }
 
+/// For reading the code back from storage.
+impl TryFrom<String> for AlertKind {
+    type Error = UnknownCode;
+
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        code.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

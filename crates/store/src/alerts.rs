@@ -105,24 +105,11 @@ pub(crate) struct Arrived {
 }
 
 /// An alert row as the engine compares it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct Existing {
     id: Uuid,
+    #[sqlx(try_from = "String")]
     kind: AlertKind,
-    started_at: DateTime<Utc>,
-    ended_at: Option<DateTime<Utc>>,
-    cleared_at: Option<DateTime<Utc>>,
-    opened_at: DateTime<Utc>,
-    peak_c: Option<f64>,
-    out_of_band_s: Option<i64>,
-    area_c_min: Option<f64>,
-    retracted: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct ExistingRow {
-    id: Uuid,
-    kind: String,
     started_at: DateTime<Utc>,
     ended_at: Option<DateTime<Utc>>,
     cleared_at: Option<DateTime<Utc>>,
@@ -459,7 +446,7 @@ pub(crate) async fn evaluate(
     }
 
     let mut existing: Vec<Vec<Existing>> = (0..subjects.len()).map(|_| Vec::new()).collect();
-    let rows: Vec<(i64, ExistingRow)> = sqlx::query_as::<_, ExistingWithIndex>(
+    let rows: Vec<ExistingWithIndex> = sqlx::query_as(
         "SELECT x.i, al.id, al.kind, al.started_at, al.ended_at, al.cleared_at, al.opened_at,
                 al.peak_c, al.out_of_band_s, al.area_c_min, al.retracted
          FROM unnest($1::text[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(t, s, d, i)
@@ -470,14 +457,9 @@ pub(crate) async fn evaluate(
     .bind(&shipments)
     .bind(&devices)
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|r| (r.i, r.row))
-    .collect();
-    for (i, row) in rows {
-        if let Some(e) = Existing::from_row(row) {
-            existing[(i - 1) as usize].push(e);
-        }
+    .await?;
+    for row in rows {
+        existing[(row.i - 1) as usize].push(row.alert);
     }
 
     let defrosts = defrost_windows(tx, &subjects).await?;
@@ -883,24 +865,7 @@ async fn sweep(
 struct ExistingWithIndex {
     i: i64,
     #[sqlx(flatten)]
-    row: ExistingRow,
-}
-
-impl Existing {
-    fn from_row(r: ExistingRow) -> Option<Self> {
-        Some(Existing {
-            id: r.id,
-            kind: r.kind.parse().ok()?,
-            started_at: r.started_at,
-            ended_at: r.ended_at,
-            cleared_at: r.cleared_at,
-            opened_at: r.opened_at,
-            peak_c: r.peak_c,
-            out_of_band_s: r.out_of_band_s,
-            area_c_min: r.area_c_min,
-            retracted: r.retracted,
-        })
-    }
+    alert: Existing,
 }
 
 /// Where each subject's re-evaluation starts and the readings from there.
