@@ -2,68 +2,19 @@
 //! alert rules use defrost cycles to mute temperature alerts; the rest is kept for the
 //! shipment's record.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::shipment::UnknownCode;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceEventKind {
-    DoorOpen,
-    DoorClose,
-    PowerOff,
-    PowerOn,
-    DefrostStart,
-    DefrostEnd,
-    Shock,
-}
-
-impl DeviceEventKind {
-    pub const ALL: [DeviceEventKind; 7] = [
-        DeviceEventKind::DoorOpen,
-        DeviceEventKind::DoorClose,
-        DeviceEventKind::PowerOff,
-        DeviceEventKind::PowerOn,
-        DeviceEventKind::DefrostStart,
-        DeviceEventKind::DefrostEnd,
-        DeviceEventKind::Shock,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            DeviceEventKind::DoorOpen => "door_open",
-            DeviceEventKind::DoorClose => "door_close",
-            DeviceEventKind::PowerOff => "power_off",
-            DeviceEventKind::PowerOn => "power_on",
-            DeviceEventKind::DefrostStart => "defrost_start",
-            DeviceEventKind::DefrostEnd => "defrost_end",
-            DeviceEventKind::Shock => "shock",
-        }
-    }
-}
-
-impl fmt::Display for DeviceEventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for DeviceEventKind {
-    type Err = UnknownCode;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.code() == s)
-            .ok_or_else(|| UnknownCode {
-                kind: "event",
-                value: s.to_owned(),
-                expected: Self::ALL.map(|k| k.code()).join(", "),
-            })
+coded_enum! {
+    /// What a logger reports on its events topic.
+    pub enum DeviceEventKind("event") {
+        DoorOpen => "door_open",
+        DoorClose => "door_close",
+        PowerOff => "power_off",
+        PowerOn => "power_on",
+        DefrostStart => "defrost_start",
+        DefrostEnd => "defrost_end",
+        Shock => "shock",
     }
 }
 

@@ -3,6 +3,9 @@
 //! goods travel in. No I/O and no async: everything here takes values and returns values, so
 //! the rules can be tested exhaustively and reused by the ingest, the API and the simulator.
 
+#[macro_use]
+mod coded;
+
 pub mod alert;
 pub mod event;
 pub mod excursion;
@@ -14,6 +17,7 @@ pub mod reading;
 pub mod shipment;
 
 pub use alert::AlertKind;
+pub use coded::UnknownCode;
 pub use event::{DeviceEvent, DeviceEventKind};
 pub use ids::{DeviceId, IdError, TenantId};
 pub use product::{PRODUCT_PRESETS, ProductPreset};
