@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use coldchain_e2e::*;
 use coldchain_sim::register::ApiClient;
-use coldchain_sim::run::{Display, Speed, Summary, play};
+use coldchain_sim::run::Summary;
 use coldchain_sim::scenario::Scenario;
 use coldchain_sim::telemetry::{FleetStream, MessageKind, StreamOptions};
 use coldchain_store::Store;
@@ -57,11 +57,7 @@ fn stream_options(tenant: &str, scenario: &Scenario) -> StreamOptions {
 }
 
 async fn wait_stored(store: &Store, tenant: &str, readings: u64) {
-    let tenant = coldchain_domain::TenantId::parse(tenant.to_owned()).unwrap();
-    eventually("every reading stored", Duration::from_secs(120), || async {
-        (store.count_readings(&tenant).await.unwrap() == readings as i64).then_some(())
-    })
-    .await;
+    wait_for_readings(store, tenant, readings, Duration::from_secs(120)).await;
 }
 
 /// The tenant's current alerts (retracted ones left out), in a comparable form.
@@ -92,24 +88,15 @@ async fn alerts(api: &str, tenant: &str) -> Vec<Value> {
 }
 
 async fn play_in_order(stack: &Stack, tenant: &str, scenario: &Scenario) -> Summary {
-    let options = stream_options(tenant, scenario);
-    ApiClient::new(&stack.api, tenant)
-        .register_fleet(&scenario.plans, options.start)
-        .await
-        .unwrap();
-    let summary = play(
+    let stream = stream_options(tenant, scenario);
+    let (_, summary) = play_fleet(
+        &stack.api,
+        &stack.broker,
         scenario.plans.clone(),
-        options,
+        stream,
         scenario.seed,
-        Speed::Max,
-        &stack.broker.url(),
-        Display {
-            quiet: true,
-            every: Duration::from_secs(1),
-        },
     )
-    .await
-    .unwrap();
+    .await;
     wait_stored(&stack.store, tenant, summary.published.readings).await;
     summary
 }

@@ -3,13 +3,9 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use coldchain_e2e::*;
 use coldchain_sim::faults::FaultConfig;
 use coldchain_sim::fleet::{DAY, FleetOptions, MINUTE, plan_fleet};
-use coldchain_sim::register::ApiClient;
-use coldchain_sim::run::{Display, Speed, play};
-use coldchain_sim::telemetry::StreamOptions;
 use coldchain_store::Store;
 
 async fn rejected(store: &Store, tenant: &str) -> Vec<(String, i64)> {
@@ -44,32 +40,9 @@ async fn a_fifty_shipment_run_ends_with_exactly_the_readings_the_simulator_sent(
         ..FleetOptions::default()
     };
     let plans = plan_fleet(50, &options);
-    let span = plans.iter().map(|p| p.delivery()).max().unwrap() + 120;
-    let stream = StreamOptions {
-        tenant: tenant.clone(),
-        start: Speed::Max.start_for(span, Utc::now()),
-        qos: 1,
-        gateway_batch: None,
-    };
-    let registration = ApiClient::new(&api, &tenant)
-        .register_fleet(&plans, stream.start)
-        .await
-        .unwrap();
+    let stream = stream_ending_now(&tenant, &plans);
+    let (registration, summary) = play_fleet(&api, &broker, plans, stream, options.seed).await;
     assert_eq!(registration.shipments_created, 50);
-
-    let summary = play(
-        plans,
-        stream,
-        options.seed,
-        Speed::Max,
-        &broker.url(),
-        Display {
-            quiet: true,
-            every: Duration::from_secs(1),
-        },
-    )
-    .await
-    .unwrap();
     let sent = &summary.published;
     assert!(sent.readings > 100_000, "{sent:?}");
     assert!(
@@ -85,11 +58,8 @@ async fn a_fifty_shipment_run_ends_with_exactly_the_readings_the_simulator_sent(
         assert!(summary.faults.contains_key(fault), "{:?}", summary.faults);
     }
 
+    wait_for_readings(&store, &tenant, sent.readings, Duration::from_secs(120)).await;
     let tenant_id = coldchain_domain::TenantId::parse(tenant.clone()).unwrap();
-    eventually("every reading stored", Duration::from_secs(120), || async {
-        (store.count_readings(&tenant_id).await.unwrap() == sent.readings as i64).then_some(())
-    })
-    .await;
     eventually(
         "every malformed message quarantined",
         Duration::from_secs(30),

@@ -626,3 +626,56 @@ impl SseReader {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Simulated fleets
+
+/// Registers `plans` for `tenant` through the API at `api`, then publishes their stream to
+/// `broker` as fast as it takes it (quietly) and returns what was sent.
+pub async fn play_fleet(
+    api: &str,
+    broker: &Broker,
+    plans: Vec<coldchain_sim::fleet::ShipmentPlan>,
+    stream: coldchain_sim::telemetry::StreamOptions,
+    seed: u64,
+) -> (
+    coldchain_sim::register::Registration,
+    coldchain_sim::run::Summary,
+) {
+    use coldchain_sim::run::{Display, Speed, play};
+    let registration = coldchain_sim::register::ApiClient::new(api, &stream.tenant)
+        .register_fleet(&plans, stream.start)
+        .await
+        .expect("register the fleet");
+    let display = Display {
+        quiet: true,
+        every: Duration::from_secs(1),
+    };
+    let summary = play(plans, stream, seed, Speed::Max, &broker.url(), display)
+        .await
+        .expect("publish the fleet");
+    (registration, summary)
+}
+
+/// Stream options for a fleet of `plans` published as fast as possible, ending now.
+pub fn stream_ending_now(
+    tenant: &str,
+    plans: &[coldchain_sim::fleet::ShipmentPlan],
+) -> coldchain_sim::telemetry::StreamOptions {
+    let span = plans.iter().map(|p| p.delivery()).max().unwrap_or(0) + 120;
+    coldchain_sim::telemetry::StreamOptions {
+        tenant: tenant.to_owned(),
+        start: coldchain_sim::run::Speed::Max.start_for(span, chrono::Utc::now()),
+        qos: 1,
+        gateway_batch: None,
+    }
+}
+
+/// Waits until the tenant holds exactly `readings` readings.
+pub async fn wait_for_readings(store: &Store, tenant: &str, readings: u64, timeout: Duration) {
+    let tenant = coldchain_domain::TenantId::parse(tenant.to_owned()).expect("tenant");
+    eventually(&format!("{readings} stored readings"), timeout, || async {
+        (store.count_readings(&tenant).await.expect("count") == readings as i64).then_some(())
+    })
+    .await;
+}
