@@ -665,19 +665,28 @@ async fn offline_in_arrival_order(
         .collect();
     let mut to_open: Vec<(&RosterRow, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     let mut to_end: Vec<(&RosterRow, Option<Uuid>, DateTime<Utc>)> = Vec::new();
+    // Who rides where, looked up once rather than per message.
+    let mut shipments_of: HashMap<(&str, &str), Vec<Uuid>> = HashMap::new();
+    let mut members_of: HashMap<(&str, Uuid), Vec<&RosterRow>> = HashMap::new();
+    for r in &roster {
+        shipments_of
+            .entry((&r.tenant_id, &r.device_id))
+            .or_default()
+            .push(r.shipment_id);
+        members_of
+            .entry((&r.tenant_id, r.shipment_id))
+            .or_default()
+            .push(r);
+    }
     for m in messages {
         let key = (m.tenant.clone(), m.device.clone());
         let newest = last.get(&key).map_or(m.newest, |t| (*t).max(m.newest));
         last.insert(key, newest);
-        for shipment in roster
-            .iter()
-            .filter(|r| r.tenant_id == m.tenant && r.device_id == m.device)
-            .map(|r| r.shipment_id)
-        {
-            let members: Vec<&RosterRow> = roster
-                .iter()
-                .filter(|r| r.tenant_id == m.tenant && r.shipment_id == shipment)
-                .collect();
+        let Some(shipments) = shipments_of.get(&(m.tenant.as_str(), m.device.as_str())) else {
+            continue;
+        };
+        for shipment in shipments {
+            let members = &members_of[&(m.tenant.as_str(), *shipment)];
             let Some(clock) = members
                 .iter()
                 .filter_map(|r| last.get(&(r.tenant_id.clone(), r.device_id.clone())))
@@ -686,7 +695,7 @@ async fn offline_in_arrival_order(
             else {
                 continue;
             };
-            for r in members {
+            for &r in members {
                 if r.assigned_from > clock || r.assigned_to.is_some_and(|to| to <= clock) {
                     continue;
                 }
@@ -701,13 +710,10 @@ async fn offline_in_arrival_order(
                         open.insert(key, (None, *seen));
                         to_open.push((r, *seen, clock));
                     }
+                    // `id` is absent when it was opened within this batch: both are recorded.
                     (false, Some((id, since))) => {
                         open.remove(&key);
-                        match id {
-                            Some(_) => to_end.push((r, id, since)),
-                            // Opened and caught up within this batch: record both.
-                            None => to_end.push((r, None, since)),
-                        }
+                        to_end.push((r, id, since));
                     }
                     _ => {}
                 }
