@@ -298,6 +298,30 @@ async fn cherries(api: &str, t: &str, start: chrono::DateTime<chrono::Utc>) -> S
     id
 }
 
+/// A fresh database and API where tenant `acme`'s `logger-1` rides with a shipment of
+/// cherries from `hours` ago.
+struct Cherries {
+    _db: TestDb,
+    store: Store,
+    api: String,
+    start: chrono::DateTime<chrono::Utc>,
+}
+
+async fn cherries_in_a_fresh_database(hours: i64) -> Cherries {
+    init_tracing();
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let api = serve_api(store.clone()).await;
+    let start = whole_seconds_ago(hours);
+    cherries(&api, "acme", start).await;
+    Cherries {
+        _db: db,
+        store,
+        api,
+        start,
+    }
+}
+
 fn whole_seconds_ago(hours: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - hours * 3600, 0).unwrap()
 }
@@ -705,13 +729,13 @@ async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_door_left_open_and_a_flat_battery_raise_their_alerts() {
-    init_tracing();
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    let api = serve_api(store.clone()).await;
+    let Cherries {
+        _db,
+        store,
+        api,
+        start,
+    } = cherries_in_a_fresh_database(5).await;
     let t = "acme";
-    let start = whole_seconds_ago(5);
-    cherries(&api, t, start).await;
     // Every 5 minutes: the door open from 10 to 25 (15 minutes, the preset limit) and the
     // battery sliding under 20 % at 25 (19.5 %), then a fresh battery at 50.
     let mut batch = readings_batch(t, "logger-1", start, 5, &[1.0; 12]);
@@ -758,13 +782,13 @@ async fn a_door_left_open_and_a_flat_battery_raise_their_alerts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_logger_silent_by_the_wall_clock_is_reported_offline_until_data_flows_again() {
-    init_tracing();
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    let api = serve_api(store.clone()).await;
+    let Cherries {
+        _db,
+        store,
+        api,
+        start,
+    } = cherries_in_a_fresh_database(3).await;
     let t = "acme";
-    let start = whole_seconds_ago(3);
-    cherries(&api, t, start).await;
     // Readings up to two hours ago, received then; the cherries profile allows an hour.
     let mut batch = readings_batch(t, "logger-1", start, 5, &[1.0; 13]);
     batch.readings[0].received_at = start + chrono::Duration::minutes(60);
@@ -883,13 +907,10 @@ async fn a_defrost_the_logger_reports_mutes_the_excursion_even_when_the_event_co
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readings_are_stored_even_if_judging_their_alerts_fails() {
-    init_tracing();
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    let api = serve_api(store.clone()).await;
+    let Cherries {
+        _db, store, start, ..
+    } = cherries_in_a_fresh_database(2).await;
     let t = "acme";
-    let start = whole_seconds_ago(2);
-    cherries(&api, t, start).await;
     // Stand in for a bug in the rules: any alert write fails.
     sqlx::raw_sql(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
