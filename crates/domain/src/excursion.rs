@@ -22,6 +22,9 @@ use serde::Serialize;
 
 use crate::profile::ProductProfile;
 
+/// `[from, to)` of event time.
+pub type TimeSpan = (DateTime<Utc>, DateTime<Utc>);
+
 /// One reading as the engine needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Point {
@@ -39,7 +42,7 @@ pub struct Rules {
     pub clear_delay: Duration,
     pub max_gap: Duration,
     /// Windows of event time in which readings are muted, `[from, to)`.
-    pub muted: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    pub muted: Vec<TimeSpan>,
 }
 
 impl Rules {
@@ -55,11 +58,11 @@ impl Rules {
         }
     }
 
-    fn is_muted(&self, ts: DateTime<Utc>) -> bool {
+    pub(crate) fn is_muted(&self, ts: DateTime<Utc>) -> bool {
         self.muted.iter().any(|(from, to)| *from <= ts && ts < *to)
     }
 
-    fn in_band(&self, temp_c: f64) -> bool {
+    pub(crate) fn in_band(&self, temp_c: f64) -> bool {
         (self.min_c..=self.max_c).contains(&temp_c)
     }
 }
@@ -132,9 +135,10 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 /// One logger's readings in event-time order, each with the time it stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
-    points: Vec<Point>,
-    covers: Vec<Duration>,
-    max_gap: Duration,
+    pub(crate) points: Vec<Point>,
+    /// How long each reading stands for (see the module's rules).
+    pub(crate) covers: Vec<Duration>,
+    pub(crate) max_gap: Duration,
 }
 
 impl Series {
@@ -294,34 +298,33 @@ const KELVIN: f64 = 273.15;
 /// Mean kinetic temperature (USP <1079.2>) of readings weighted by the time each stands for;
 /// equally weighted when none stands for any time yet. `None` without readings.
 pub fn mean_kinetic_temperature(series: &Series, delta_h_kj_per_mol: f64) -> Option<f64> {
+    mkt_of(
+        series
+            .points
+            .iter()
+            .zip(&series.covers)
+            .map(|(p, c)| (c.num_milliseconds() as f64, p.temp_c)),
+        delta_h_kj_per_mol,
+    )
+}
+
+/// MKT of (weight, temperature) pairs; equally weighted when no weight is positive.
+pub(crate) fn mkt_of(
+    weighted: impl Iterator<Item = (f64, f64)>,
+    delta_h_kj_per_mol: f64,
+) -> Option<f64> {
     let ratio = delta_h_kj_per_mol / R_KJ;
-    let weighted: Vec<(f64, f64)> = series
-        .points
-        .iter()
-        .zip(&series.covers)
-        .map(|(p, c)| (c.num_milliseconds() as f64, p.temp_c))
-        .collect();
+    let weighted: Vec<(f64, f64)> = weighted.collect();
     let total: f64 = weighted.iter().map(|(w, _)| w).sum();
-    let (sum, weight) = if total > 0.0 {
-        (
-            weighted
-                .iter()
-                .map(|(w, t)| w * (-ratio / (t + KELVIN)).exp())
-                .sum::<f64>(),
-            total,
-        )
-    } else {
-        (
-            weighted
-                .iter()
-                .map(|(_, t)| (-ratio / (t + KELVIN)).exp())
-                .sum::<f64>(),
-            weighted.len() as f64,
-        )
-    };
+    let weight_of = |w: f64| if total > 0.0 { w } else { 1.0 };
+    let weight: f64 = weighted.iter().map(|(w, _)| weight_of(*w)).sum();
     if weight == 0.0 {
         return None;
     }
+    let sum: f64 = weighted
+        .iter()
+        .map(|(w, t)| weight_of(*w) * (-ratio / (t + KELVIN)).exp())
+        .sum();
     Some(ratio / -(sum / weight).ln() - KELVIN)
 }
 

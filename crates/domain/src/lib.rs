@@ -9,6 +9,7 @@ mod coded;
 pub mod alert;
 pub mod event;
 pub mod excursion;
+pub mod figures;
 pub mod ids;
 pub mod journey;
 pub mod mqtt;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use coldchain_domain::AlertKind;
 use coldchain_domain::excursion::{
-    Point, Rules, Series, Side, TemperatureAlert, excursion_budget, mkt_exceeded_at,
+    Point, Rules, Series, Side, TemperatureAlert, TimeSpan, excursion_budget, mkt_exceeded_at,
     temperature_alerts,
 };
 use serde::Serialize;
@@ -463,6 +463,10 @@ pub(crate) async fn evaluate(
     }
 
     let defrosts = defrost_windows(tx, &subjects).await?;
+    let mut docks: HashMap<(String, Uuid), Vec<TimeSpan>> = HashMap::new();
+    for (key, window) in crate::journey::dock_windows_of(tx, &touched_now).await? {
+        docks.entry(key).or_default().push(window);
+    }
     let rules: Vec<Option<(Rules, &coldchain_domain::ProductProfile)>> = subjects
         .iter()
         .enumerate()
@@ -474,6 +478,11 @@ pub(crate) async fn evaluate(
                         Rules::new(p, Duration::seconds(i64::from(s.reading_interval_s)));
                     if p.mute_defrost {
                         rules.muted = defrosts.get(&(i as i64 + 1)).cloned().unwrap_or_default();
+                    }
+                    if p.mute_handovers
+                        && let Some(windows) = docks.get(&(s.tenant_id.clone(), s.shipment_id))
+                    {
+                        rules.muted.extend(windows.iter().copied());
                     }
                     (rules, p)
                 })

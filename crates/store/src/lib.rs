@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod batch;
 pub mod devices;
 pub mod error;
+pub mod journey;
 pub mod migrate;
 pub mod profiles;
 pub mod readings;
