@@ -216,116 +216,6 @@ async fn readings_shuffled_and_delivered_late_give_the_same_alerts() {
     );
 }
 
-/// Sends a JSON request as tenant `t`; returns the status and the body.
-async fn call(method: &str, url: String, t: &str, body: Option<Value>) -> (u16, Value) {
-    let http = reqwest::Client::new();
-    let mut req = match method {
-        "POST" => http.post(url),
-        _ => http.get(url),
-    }
-    .header("X-Tenant", t);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A batch of one logger's readings, `step` minutes apart from `start`, as the ingest would
-/// write it.
-fn readings_batch(
-    tenant: &str,
-    device: &str,
-    start: chrono::DateTime<chrono::Utc>,
-    step: i64,
-    temps: &[f64],
-) -> coldchain_store::batch::Batch {
-    coldchain_store::batch::Batch {
-        readings: vec![coldchain_store::batch::PendingReadings {
-            tenant: coldchain_domain::TenantId::parse(tenant.to_owned()).unwrap(),
-            device: coldchain_domain::DeviceId::parse(device.to_owned()).unwrap(),
-            topic: format!("coldchain/v1/{tenant}/{device}/telemetry"),
-            payload: Vec::new(),
-            readings: temps
-                .iter()
-                .enumerate()
-                .map(|(i, t)| coldchain_domain::Reading {
-                    ts: start + chrono::Duration::minutes(step * i as i64),
-                    seq: None,
-                    temp_c: *t,
-                    humidity_pct: None,
-                    door_open: None,
-                    battery_pct: None,
-                    lat: None,
-                    lon: None,
-                })
-                .collect(),
-            received_at: chrono::Utc::now(),
-        }],
-        events: Vec::new(),
-        rejections: Vec::new(),
-    }
-}
-
-/// Registers `logger-1` riding with a shipment of cherries (band -0.5..2.0) from `start`.
-async fn cherries(api: &str, t: &str, start: chrono::DateTime<chrono::Utc>) -> String {
-    let (s, _) = call(
-        "POST",
-        format!("{api}/v1/devices"),
-        t,
-        Some(serde_json::json!({"id": "logger-1", "reading_interval_s": 300})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let (s, shipment) = call(
-        "POST",
-        format!("{api}/v1/shipments"),
-        t,
-        Some(serde_json::json!({"reference": "MEL-SHA-1", "profile_id": "temperate-produce"})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let id = shipment["id"].as_str().unwrap().to_owned();
-    let (s, _) = call(
-        "POST",
-        format!("{api}/v1/shipments/{id}/devices"),
-        t,
-        Some(serde_json::json!({"device_id": "logger-1", "from": start})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    id
-}
-
-/// A fresh database and API where tenant `acme`'s `logger-1` rides with a shipment of
-/// cherries from `hours` ago.
-struct Cherries {
-    _db: TestDb,
-    store: Store,
-    api: String,
-    start: chrono::DateTime<chrono::Utc>,
-}
-
-async fn cherries_in_a_fresh_database(hours: i64) -> Cherries {
-    init_tracing();
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    let api = serve_api(store.clone()).await;
-    let start = whole_seconds_ago(hours);
-    cherries(&api, "acme", start).await;
-    Cherries {
-        _db: db,
-        store,
-        api,
-        start,
-    }
-}
-
-fn whole_seconds_ago(hours: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - hours * 3600, 0).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operators_acknowledge_and_resolve_and_the_history_cannot_be_rewritten() {
     init_tracing();
@@ -688,7 +578,22 @@ async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_r
         ))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The receiver is down: wait until the dispatcher has tried and logged the failure.
+    eventually("a failed delivery logged", Duration::from_secs(30), || async {
+        let (_, history) = call(
+            "GET",
+            format!("{}/v1/webhooks/{webhook_id}/deliveries?limit=100", api.base),
+            t,
+            None,
+        )
+        .await;
+        history["items"]
+            .as_array()?
+            .iter()
+            .any(|d| d["succeeded"] == false)
+            .then_some(())
+    })
+    .await;
     api.kill();
     let api = ApiProcess::start(db.url(), 0);
     let receiver = Receiver::start(receiver.port, receiver.got.clone());
@@ -730,7 +635,7 @@ async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_door_left_open_and_a_flat_battery_raise_their_alerts() {
     let Cherries {
-        _db,
+        db: _db,
         store,
         api,
         start,
@@ -783,7 +688,7 @@ async fn a_door_left_open_and_a_flat_battery_raise_their_alerts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_logger_silent_by_the_wall_clock_is_reported_offline_until_data_flows_again() {
     let Cherries {
-        _db,
+        db: _db,
         store,
         api,
         start,
@@ -908,7 +813,10 @@ async fn a_defrost_the_logger_reports_mutes_the_excursion_even_when_the_event_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readings_are_stored_even_if_judging_their_alerts_fails() {
     let Cherries {
-        _db, store, start, ..
+        db: _db,
+        store,
+        start,
+        ..
     } = cherries_in_a_fresh_database(2).await;
     let t = "acme";
     // Stand in for a bug in the rules: any alert write fails.

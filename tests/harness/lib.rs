@@ -6,6 +6,9 @@
 //! drops its own), defaulting to the local `postgres://postgres@127.0.0.1:5432/postgres`.
 //! Mosquitto: the `mosquitto` binary must be on PATH (Debian: `apt-get install mosquitto`).
 
+pub mod fixtures;
+pub use fixtures::*;
+
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};

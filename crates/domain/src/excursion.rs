@@ -58,6 +58,24 @@ impl Rules {
         }
     }
 
+    /// The temperature rules for one logger: its profile, its reading interval, and the
+    /// windows the profile mutes (the logger's defrost cycles, the shipment's dock windows).
+    pub fn for_logger(
+        profile: &ProductProfile,
+        reading_interval: Duration,
+        defrosts: &[TimeSpan],
+        docks: &[TimeSpan],
+    ) -> Self {
+        let mut rules = Self::new(profile, reading_interval);
+        if profile.mute_defrost {
+            rules.muted.extend_from_slice(defrosts);
+        }
+        if profile.mute_handovers {
+            rules.muted.extend_from_slice(docks);
+        }
+        rules
+    }
+
     pub(crate) fn is_muted(&self, ts: DateTime<Utc>) -> bool {
         self.muted.iter().any(|(from, to)| *from <= ts && ts < *to)
     }

@@ -431,6 +431,65 @@ pub fn shipment_figures(
     }
 }
 
+/// Whether the goods stayed cold, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    WithinBand,
+    /// Open alerts, or more than half the excursion budget used.
+    AtRisk,
+    /// The excursion budget is used up.
+    Compromised,
+}
+
+/// The verdict with what led to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub budget_s: i64,
+    pub budget_used_s: i64,
+    pub open_alerts: usize,
+    /// Plain-language reasons, empty when within band.
+    pub reasons: Vec<String>,
+}
+
+/// Judges a shipment from its figures, its profile's budget and its open alerts.
+pub fn assess(figures: &Figures, budget: Duration, open_alerts: usize) -> Assessment {
+    let (used, budget_s) = (figures.budget_used_s, budget.num_seconds());
+    let mut reasons = Vec::new();
+    let verdict = if used > budget_s {
+        reasons.push(format!(
+            "excursion budget used up: {} of {} min out of band",
+            used / 60,
+            budget_s / 60
+        ));
+        Verdict::Compromised
+    } else {
+        if open_alerts > 0 {
+            reasons.push(format!("{open_alerts} open alert(s)"));
+        }
+        if used * 2 > budget_s {
+            reasons.push(format!(
+                "more than half the excursion budget used: {} of {} min",
+                used / 60,
+                budget_s / 60
+            ));
+        }
+        if reasons.is_empty() {
+            Verdict::WithinBand
+        } else {
+            Verdict::AtRisk
+        }
+    };
+    Assessment {
+        verdict,
+        budget_s,
+        budget_used_s: used,
+        open_alerts,
+        reasons,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,5 +729,25 @@ mod tests {
         assert!((f.overall.mean_c.unwrap() - 3.0).abs() < 1e-9);
         let empty = shipment_figures(&[], &Journey::default(), 83.144);
         assert_eq!(empty.overall, Figures::default());
+    }
+
+    #[test]
+    fn the_verdict_follows_the_budget_and_the_open_alerts() {
+        let used = |s| Figures {
+            budget_used_s: s,
+            ..Figures::default()
+        };
+        let budget = Duration::minutes(60);
+        assert_eq!(assess(&used(1800), budget, 0).verdict, Verdict::WithinBand);
+        assert_eq!(assess(&used(1801), budget, 0).verdict, Verdict::AtRisk);
+        assert_eq!(assess(&used(0), budget, 1).verdict, Verdict::AtRisk);
+        assert_eq!(assess(&used(3600), budget, 0).verdict, Verdict::AtRisk);
+        let spent = assess(&used(3601), budget, 2);
+        assert_eq!(spent.verdict, Verdict::Compromised);
+        assert!(
+            spent.reasons[0].contains("60 of 60 min"),
+            "{:?}",
+            spent.reasons
+        );
     }
 }

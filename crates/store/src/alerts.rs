@@ -474,16 +474,14 @@ pub(crate) async fn evaluate(
             profiles[&(s.tenant_id.clone(), s.profile_id.clone())]
                 .as_ref()
                 .map(|p| {
-                    let mut rules =
-                        Rules::new(p, Duration::seconds(i64::from(s.reading_interval_s)));
-                    if p.mute_defrost {
-                        rules.muted = defrosts.get(&(i as i64 + 1)).cloned().unwrap_or_default();
-                    }
-                    if p.mute_handovers
-                        && let Some(windows) = docks.get(&(s.tenant_id.clone(), s.shipment_id))
-                    {
-                        rules.muted.extend(windows.iter().copied());
-                    }
+                    let rules = Rules::for_logger(
+                        p,
+                        Duration::seconds(i64::from(s.reading_interval_s)),
+                        defrosts.get(&(i as i64 + 1)).map_or(&[], Vec::as_slice),
+                        docks
+                            .get(&(s.tenant_id.clone(), s.shipment_id))
+                            .map_or(&[], Vec::as_slice),
+                    );
                     (rules, p)
                 })
         })

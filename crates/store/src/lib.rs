@@ -11,7 +11,10 @@ pub mod migrate;
 pub mod profiles;
 pub mod readings;
 pub mod rejected;
+// Before `record`, which reads shipments with the same columns.
+#[macro_use]
 pub mod shipments;
+pub mod record;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -70,6 +70,35 @@ impl Store {
         .await?)
     }
 
+    /// Each riding logger's latest reading inside its assignment window: where the goods
+    /// are and how cold, as far as each logger knows.
+    pub async fn latest_readings(
+        &self,
+        tenant: &TenantId,
+        shipment: Uuid,
+    ) -> Result<Vec<StoredReading>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT r.device_id, r.ts, r.seq, r.temp_c, r.humidity_pct, r.door_open,
+                    r.battery_pct, r.lat, r.lon, r.received_at
+             FROM (SELECT device_id, min(assigned_from) AS assigned_from,
+                          CASE WHEN bool_or(assigned_to IS NULL) THEN NULL
+                               ELSE max(assigned_to) END AS assigned_to
+                   FROM shipment_devices WHERE tenant_id = $1 AND shipment_id = $2
+                   GROUP BY device_id) a
+             CROSS JOIN LATERAL (
+                 SELECT * FROM readings r
+                 WHERE r.tenant_id = $1 AND r.device_id = a.device_id
+                   AND r.ts >= a.assigned_from
+                   AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
+                 ORDER BY r.ts DESC LIMIT 1) r
+             ORDER BY r.device_id",
+        )
+        .bind(tenant.as_str())
+        .bind(shipment)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// How many readings a device has stored (used by operators' checks and the tests).
     pub async fn count_readings(&self, tenant: &TenantId) -> Result<i64, StoreError> {
         Ok(

@@ -1,11 +1,16 @@
-//! `/v1/shipments`: create and list shipments, assign devices to them, read their readings.
+//! `/v1/shipments`: create and list shipments, assign devices to them, record their journey,
+//! read their readings and figures.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
-use coldchain_domain::{DeviceId, ShipmentStatus, TransportMode};
+use chrono::{DateTime, Duration, Utc};
+use coldchain_domain::figures::{Assessment, ShipmentFigures, assess};
+use coldchain_domain::journey::{CustodySpan, Journey, JourneyEvent, JourneyEventKind, Leg};
+use coldchain_domain::{DeviceId, ShipmentStatus, TenantId, TransportMode};
+use coldchain_store::alerts::{Alert, AlertFilter};
+use coldchain_store::journey::{NewJourneyEvent, StoredJourneyEvent};
 use coldchain_store::readings::{ReadingQuery, StoredReading};
 use coldchain_store::shipments::{Assignment, NewShipment, Shipment};
 use serde::{Deserialize, Serialize};
@@ -23,6 +28,8 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/shipments/{id}", get(show))
         .route("/v1/shipments/{id}/devices", post(assign))
         .route("/v1/shipments/{id}/readings", get(readings))
+        .route("/v1/shipments/{id}/events", get(events).post(record_event))
+        .route("/v1/shipments/{id}/figures", get(figures))
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,22 +154,233 @@ async fn list(
     })))
 }
 
-/// A shipment with the devices riding with it.
+/// A shipment as its seller and its operators read it: where it is in its journey, what
+/// each logger last said, what is wrong, and whether the goods stayed cold.
 #[derive(Debug, Serialize)]
 struct ShipmentDetail {
     #[serde(flatten)]
     shipment: Shipment,
     devices: Vec<Assignment>,
+    journey: JourneyView,
+    latest_readings: Vec<StoredReading>,
+    open_alerts: Vec<Alert>,
+    /// Absent when the shipment has no product profile to judge against.
+    assessment: Option<Assessment>,
 }
+
+/// The journey so far.
+#[derive(Debug, Serialize)]
+struct JourneyView {
+    current_leg: Option<Leg>,
+    custodian: Option<String>,
+    held_by_customs_since: Option<DateTime<Utc>>,
+    legs: Vec<Leg>,
+    custody: Vec<CustodySpan>,
+}
+
+impl From<&Journey> for JourneyView {
+    fn from(j: &Journey) -> Self {
+        Self {
+            current_leg: j.current_leg().cloned(),
+            custodian: j.custodian().map(str::to_owned),
+            held_by_customs_since: j.held_since,
+            legs: j.legs.clone(),
+            custody: j.custody.clone(),
+        }
+    }
+}
+
+/// Alerts not yet resolved by an operator (open or acknowledged), newest first.
+async fn open_alerts(
+    ctx: &ApiContext,
+    tenant: &TenantId,
+    id: Uuid,
+) -> Result<Vec<Alert>, ApiError> {
+    let filter = AlertFilter {
+        shipment: Some(id),
+        ..AlertFilter::default()
+    };
+    let alerts = ctx
+        .store
+        .alerts(tenant, &filter, None, MAX_OPEN_ALERTS)
+        .await?;
+    Ok(alerts
+        .into_iter()
+        .filter(|a| a.status != "resolved")
+        .collect())
+}
+
+/// More than this many unresolved alerts on one shipment are summarised by the count.
+const MAX_OPEN_ALERTS: i64 = 1000;
 
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<ShipmentDetail>, ApiError> {
-    let shipment = ctx.store.shipment(&tenant, id).await?;
+    let record = ctx.store.shipment_record(&tenant, id).await?;
     let devices = ctx.store.assignments(&tenant, id).await?;
-    Ok(axum::Json(ShipmentDetail { shipment, devices }))
+    let latest_readings = ctx.store.latest_readings(&tenant, id).await?;
+    let open_alerts = open_alerts(&ctx, &tenant, id).await?;
+    let assessment = record
+        .figures()
+        .zip(record.profile.as_ref())
+        .map(|(f, p)| assess(&f.overall, p.excursion_budget, open_alerts.len()));
+    Ok(axum::Json(ShipmentDetail {
+        journey: JourneyView::from(&record.journey()),
+        shipment: record.shipment,
+        devices,
+        latest_readings,
+        open_alerts,
+        assessment,
+    }))
+}
+
+/// A journey event as a client records it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordEvent {
+    kind: String,
+    /// When it happened (event time); now when absent.
+    ts: Option<DateTime<Utc>>,
+    #[serde(default)]
+    location: String,
+    from_custodian: Option<String>,
+    to_custodian: Option<String>,
+    /// The goods' temperature at that moment; read from the loggers when absent.
+    temp_c: Option<f64>,
+    dock_minutes: Option<i64>,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    recorded_by: String,
+}
+
+const MAX_NOTE: usize = 2000;
+
+fn validate_event(body: RecordEvent) -> Result<NewJourneyEvent, ApiError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let kind = body
+        .kind
+        .parse::<JourneyEventKind>()
+        .map_err(|e| errors.push(field("kind", e.to_string())))
+        .ok();
+    let now = Utc::now();
+    let ts = body.ts.unwrap_or(now);
+    if ts > now + Duration::minutes(5) {
+        errors.push(field("ts", "must not be in the future"));
+    }
+    for (name, value) in [
+        ("location", Some(&body.location)),
+        ("from_custodian", body.from_custodian.as_ref()),
+        ("to_custodian", body.to_custodian.as_ref()),
+        ("recorded_by", Some(&body.recorded_by)),
+    ] {
+        if value.is_some_and(|v| v.chars().count() > MAX_TEXT) {
+            errors.push(field(
+                name,
+                format!("must be at most {MAX_TEXT} characters"),
+            ));
+        }
+    }
+    if body.note.chars().count() > MAX_NOTE {
+        errors.push(field(
+            "note",
+            format!("must be at most {MAX_NOTE} characters"),
+        ));
+    }
+    if let Some(t) = body.temp_c
+        && !(-100.0..=100.0).contains(&t)
+    {
+        errors.push(field("temp_c", "must be between -100 and 100 °C"));
+    }
+    if let Some(m) = body.dock_minutes
+        && !(0..=1440).contains(&m)
+    {
+        errors.push(field("dock_minutes", "must be between 0 and 1440"));
+    }
+    match kind {
+        Some(kind) if errors.is_empty() => Ok(NewJourneyEvent {
+            event: JourneyEvent {
+                ts,
+                kind,
+                location: body.location.trim().to_owned(),
+                from_custodian: body.from_custodian.map(|c| c.trim().to_owned()),
+                to_custodian: body.to_custodian.map(|c| c.trim().to_owned()),
+                temp_c: body.temp_c,
+                dock_minutes: body.dock_minutes,
+            },
+            note: body.note,
+            recorded_by: body.recorded_by,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// A recorded event and where it left the shipment.
+#[derive(Debug, Serialize)]
+struct RecordedEvent {
+    event: StoredJourneyEvent,
+    status: ShipmentStatus,
+    journey: JourneyView,
+}
+
+async fn record_event(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+    Json(body): Json<RecordEvent>,
+) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
+    let new = validate_event(body)?;
+    let (event, journey) = ctx.store.record_journey_event(&tenant, id, &new).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(RecordedEvent {
+            event,
+            status: journey.status,
+            journey: JourneyView::from(&journey),
+        }),
+    ))
+}
+
+async fn events(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<StoredJourneyEvent>>, ApiError> {
+    ctx.store.shipment(&tenant, id).await?;
+    Ok(axum::Json(ctx.store.journey_events(&tenant, id).await?))
+}
+
+/// The shipment's figures with the band they were judged against.
+#[derive(Debug, Serialize)]
+struct FiguresView {
+    profile_id: String,
+    min_c: f64,
+    max_c: f64,
+    #[serde(flatten)]
+    figures: ShipmentFigures,
+}
+
+async fn figures(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<FiguresView>, ApiError> {
+    let record = ctx.store.shipment_record(&tenant, id).await?;
+    let (Some(profile), Some(figures)) = (record.profile.as_ref(), record.figures()) else {
+        return Err(ApiError::Conflict(
+            "the shipment has no product profile, so there is no band to judge it against; \
+             create it with a profile_id"
+                .into(),
+        ));
+    };
+    Ok(axum::Json(FiguresView {
+        profile_id: profile.id.clone(),
+        min_c: profile.min_c,
+        max_c: profile.max_c,
+        figures,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
