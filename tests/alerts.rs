@@ -579,20 +579,24 @@ async fn webhooks_get_every_change_in_order_across_restarts_of_the_api_and_the_r
         .await
         .unwrap();
     // The receiver is down: wait until the dispatcher has tried and logged the failure.
-    eventually("a failed delivery logged", Duration::from_secs(30), || async {
-        let (_, history) = call(
-            "GET",
-            format!("{}/v1/webhooks/{webhook_id}/deliveries?limit=100", api.base),
-            t,
-            None,
-        )
-        .await;
-        history["items"]
-            .as_array()?
-            .iter()
-            .any(|d| d["succeeded"] == false)
-            .then_some(())
-    })
+    eventually(
+        "a failed delivery logged",
+        Duration::from_secs(30),
+        || async {
+            let (_, history) = call(
+                "GET",
+                format!("{}/v1/webhooks/{webhook_id}/deliveries?limit=100", api.base),
+                t,
+                None,
+            )
+            .await;
+            history["items"]
+                .as_array()?
+                .iter()
+                .any(|d| d["succeeded"] == false)
+                .then_some(())
+        },
+    )
     .await;
     api.kill();
     let api = ApiProcess::start(db.url(), 0);

@@ -97,12 +97,7 @@ async fn the_journey_drives_status_legs_and_custody_and_impossible_steps_change_
         assert_eq!(s, status, "{body} -> {answer}");
         assert!(answer.to_string().contains(reason), "{body} -> {answer}");
     }
-    let (s, _) = record(
-        &c,
-        "00000000-0000-0000-0000-000000000000",
-        json!({"kind": "arrived"}),
-    )
-    .await;
+    let (s, _) = record(&c, uuid_zero(), json!({"kind": "arrived"})).await;
     assert_eq!(s, 404);
     let recorded = get(&c, &format!("/v1/shipments/{id}/events")).await;
     assert_eq!(
@@ -299,4 +294,82 @@ async fn a_spent_excursion_budget_compromises_the_shipment() {
     .await;
     assert_eq!(s, 409, "{body}");
     assert!(body.to_string().contains("profile"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readings_export_round_trips_every_reading_in_order() {
+    let c = cherries_in_a_fresh_database(10).await;
+    let id = shipment_id(&c).await;
+    // More rows than one chunk of the stream, with awkward decimals.
+    let temps: Vec<f64> = (0..1200).map(|i| -0.45 + f64::from(i) * 0.0013).collect();
+    let mut batch = readings_batch(T, "logger-1", c.start, 0, &[]);
+    batch.readings[0].readings = temps
+        .iter()
+        .enumerate()
+        .map(|(i, t)| coldchain_domain::Reading {
+            ts: c.start + Duration::seconds(7 * i as i64) + Duration::microseconds(250),
+            seq: Some(i as i64),
+            temp_c: *t,
+            humidity_pct: (i % 2 == 0).then_some(88.5),
+            door_open: (i % 3 == 0).then_some(false),
+            battery_pct: None,
+            lat: Some(-37.8136),
+            lon: Some(144.9631),
+        })
+        .collect();
+    c.store.write_batch(&batch).await.unwrap();
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/shipments/{id}/readings.csv", c.api))
+        .header("X-Tenant", T)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("MEL-SHA-1-readings.csv")
+    );
+    let text = response.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("ts,device_id,temp_c,humidity_pct,door_open,battery_pct,lat,lon,seq,received_at")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), temps.len());
+    for (i, row) in rows.iter().enumerate() {
+        let ts: DateTime<Utc> = row[0].parse().unwrap();
+        assert!(row[0].ends_with('Z'), "UTC: {}", row[0]);
+        assert_eq!(
+            ts,
+            c.start + Duration::seconds(7 * i as i64) + Duration::microseconds(250)
+        );
+        assert_eq!(row[1], "logger-1");
+        assert_eq!(row[2].parse::<f64>().unwrap(), temps[i], "exact decimals");
+        assert_eq!(row[3], if i % 2 == 0 { "88.5" } else { "" });
+        assert_eq!(row[4], if i % 3 == 0 { "false" } else { "" });
+        assert_eq!(row[5], "");
+        assert_eq!((row[6], row[7]), ("-37.8136", "144.9631"));
+        assert_eq!(row[8], i.to_string());
+    }
+
+    let (s, _) = call(
+        "GET",
+        format!("{}/v1/shipments/{}/readings.csv", c.api, uuid_zero()),
+        T,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+fn uuid_zero() -> &'static str {
+    "00000000-0000-0000-0000-000000000000"
 }

@@ -22,6 +22,9 @@ pub struct StoredReading {
     pub received_at: DateTime<Utc>,
 }
 
+/// Rows read ahead of a slow consumer of a reading stream.
+const STREAM_BUFFER: usize = 1024;
+
 /// Where a readings page resumes: after this (event time, device).
 pub type ReadingCursor = (DateTime<Utc>, String);
 
@@ -68,6 +71,45 @@ impl Store {
         .bind(q.limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Every reading of the shipment in event-time order, as a stream: rows are read from
+    /// the database as the consumer takes them (a bounded queue between the two), so a
+    /// three-week one-minute series is never held in memory whole.
+    pub fn stream_shipment_readings(
+        &self,
+        tenant: &TenantId,
+        shipment: Uuid,
+    ) -> impl futures_util::Stream<Item = Result<StoredReading, StoreError>> + Send + 'static {
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+        let (pool, tenant) = (self.pool.clone(), tenant.as_str().to_owned());
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            let mut rows = sqlx::query_as(
+                "SELECT r.device_id, r.ts, r.seq, r.temp_c, r.humidity_pct, r.door_open,
+                        r.battery_pct, r.lat, r.lon, r.received_at
+                 FROM shipment_devices a
+                 JOIN readings r
+                   ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
+                  AND r.ts >= a.assigned_from
+                  AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
+                 WHERE a.tenant_id = $1 AND a.shipment_id = $2
+                 ORDER BY r.ts, r.device_id",
+            )
+            .bind(tenant)
+            .bind(shipment)
+            .fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let failed = row.is_err();
+                // The consumer went away (the client hung up): stop reading.
+                if tx.send(row.map_err(StoreError::from)).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
     }
 
     /// Each riding logger's latest reading inside its assignment window: where the goods

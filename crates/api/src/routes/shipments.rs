@@ -30,6 +30,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/shipments/{id}/readings", get(readings))
         .route("/v1/shipments/{id}/events", get(events).post(record_event))
         .route("/v1/shipments/{id}/figures", get(figures))
+        .route("/v1/shipments/{id}/readings.csv", get(readings_csv))
 }
 
 #[derive(Debug, Deserialize)]
@@ -465,4 +466,81 @@ async fn readings(
             r.device_id
         )
     })))
+}
+
+/// The header row of the readings export.
+const CSV_HEADER: &str =
+    "ts,device_id,temp_c,humidity_pct,door_open,battery_pct,lat,lon,seq,received_at\n";
+
+/// One reading as a CSV row: ISO 8601 UTC times, empty cells for absent values. Device ids
+/// are restricted to characters that need no quoting.
+fn csv_row(r: &StoredReading) -> String {
+    fn cell<T: std::fmt::Display>(v: Option<T>) -> String {
+        v.map(|v| v.to_string()).unwrap_or_default()
+    }
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    format!(
+        "{},{},{},{},{},{},{},{},{},{}\n",
+        time(r.ts),
+        r.device_id,
+        r.temp_c,
+        cell(r.humidity_pct),
+        cell(r.door_open),
+        cell(r.battery_pct),
+        cell(r.lat),
+        cell(r.lon),
+        cell(r.seq),
+        time(r.received_at),
+    )
+}
+
+/// Rows sent to the client per write.
+const CSV_ROWS_PER_CHUNK: usize = 500;
+
+async fn readings_csv(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+) -> Result<axum::response::Response, ApiError> {
+    use futures_util::StreamExt;
+    let shipment = ctx.store.shipment(&tenant, id).await?;
+    let rows = ctx
+        .store
+        .stream_shipment_readings(&tenant, id)
+        .ready_chunks(CSV_ROWS_PER_CHUNK)
+        .map(|chunk| {
+            let mut out = String::new();
+            for row in chunk {
+                match row {
+                    Ok(r) => out.push_str(&csv_row(&r)),
+                    Err(e) => {
+                        // Mid-stream the status is sent: cut the body so the client sees an
+                        // incomplete download rather than a complete-looking file.
+                        tracing::error!(error = %e, "readings export failed");
+                        return Err(std::io::Error::other("readings export failed"));
+                    }
+                }
+            }
+            Ok(out)
+        });
+    let body = futures_util::stream::once(async { Ok(CSV_HEADER.to_owned()) }).chain(rows);
+    let filename: String = shipment
+        .reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    axum::response::Response::builder()
+        .header("content-type", "text/csv; charset=utf-8")
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"{filename}-readings.csv\""),
+        )
+        .body(axum::body::Body::from_stream(body))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
