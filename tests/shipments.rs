@@ -373,3 +373,136 @@ async fn the_readings_export_round_trips_every_reading_in_order() {
 fn uuid_zero() -> &'static str {
     "00000000-0000-0000-0000-000000000000"
 }
+
+/// Count of a series' readings over its buckets.
+fn bucket_readings(series: &Value) -> i64 {
+    series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["n"].as_i64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_keeps_peaks_and_gaps_and_never_exceeds_the_points() {
+    let c = cherries_in_a_fresh_database(72).await;
+    let id = shipment_id(&c).await;
+    let (s, _) = call(
+        "POST",
+        format!("{}/v1/devices", c.api),
+        T,
+        Some(json!({"id": "logger-2", "reading_interval_s": 60})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = call(
+        "POST",
+        format!("{}/v1/shipments/{id}/devices", c.api),
+        T,
+        Some(json!({"device_id": "logger-2", "from": c.start})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    // Two days of one-minute readings: logger-1 has one spike to 9 °C at minute 1001 and
+    // falls silent from minute 1500 to 1680; logger-2 is steady.
+    let one: Vec<f64> = (0..2880)
+        .map(|m| {
+            if m == 1001 {
+                9.0
+            } else {
+                1.0 + (m % 7) as f64 * 0.1
+            }
+        })
+        .collect();
+    let mut batch = readings_batch(T, "logger-1", c.start, 1, &one);
+    batch.readings[0]
+        .readings
+        .retain(|r| !(minute(&c, 1500)..minute(&c, 1680)).contains(&r.ts));
+    c.store.write_batch(&batch).await.unwrap();
+    c.store
+        .write_batch(&readings_batch(T, "logger-2", c.start, 1, &[0.5; 2880]))
+        .await
+        .unwrap();
+    record(
+        &c,
+        &id,
+        json!({"kind": "departed", "ts": minute(&c, 100), "location": "Melbourne"}),
+    )
+    .await;
+
+    let url = |q: String| format!("/v1/shipments/{id}/timeline?{q}");
+    let whole = get(&c, &url("points=50".into())).await;
+    for series in whole["devices"].as_array().unwrap() {
+        assert!(
+            series["buckets"].as_array().unwrap().len() <= 50,
+            "{series}"
+        );
+    }
+    assert!(whole["points"].as_u64().unwrap() <= 50);
+    let logger1 = &whole["devices"][0];
+    assert_eq!(logger1["device_id"], "logger-1");
+    assert_eq!(bucket_readings(logger1), 2880 - 180);
+    assert_eq!(bucket_readings(&whole["devices"][1]), 2880);
+    let peak = logger1["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["max_c"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(peak, 9.0, "the spike survives 57-minute buckets");
+
+    // Everything in time order: the departure, the spike's alert is not one (one reading is
+    // shorter than the delay), the silence as an exact gap.
+    let events = whole["events"].as_array().unwrap();
+    let times: Vec<DateTime<Utc>> = events
+        .iter()
+        .map(|e| {
+            let at = e["at"].as_str().or(e["ts"].as_str()).unwrap();
+            at.parse().unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{events:?}");
+    let gaps: Vec<&Value> = events.iter().filter(|e| e["type"] == "gap").collect();
+    assert_eq!(gaps.len(), 1, "{events:?}");
+    assert_eq!(gaps[0]["device_id"], "logger-1");
+    assert_eq!(gaps[0]["at"], json!(minute(&c, 1499)));
+    assert_eq!(gaps[0]["until"], json!(minute(&c, 1680)));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "journey" && e["kind"] == "departed")
+    );
+
+    // An unaligned window read from rollups and edge readings, and a narrow one read from
+    // readings, count exactly the readings inside them.
+    for (from, to, points) in [(217, 2513, 40), (990, 1010, 7), (990, 1010, 500)] {
+        let q = format!(
+            "from={}&to={}&points={points}",
+            minute(&c, from).to_rfc3339().replace('+', "%2B"),
+            minute(&c, to).to_rfc3339().replace('+', "%2B"),
+        );
+        let t = get(&c, &url(q)).await;
+        let logger2 = &t["devices"][1];
+        assert_eq!(bucket_readings(logger2), to - from, "{from}..{to}");
+        assert!(logger2["buckets"].as_array().unwrap().len() <= points as usize);
+        let spike_inside = (from..to).contains(&1001);
+        let max = t["devices"][0]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["max_c"].as_f64().unwrap())
+            .fold(f64::MIN, f64::max);
+        assert_eq!(max == 9.0, spike_inside, "{from}..{to}");
+    }
+
+    for bad in [
+        "points=0",
+        "points=5001",
+        "points=x",
+        "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+    ] {
+        let (s, body) = call("GET", format!("{}{}", c.api, url(bad.into())), T, None).await;
+        assert!(s == 422 || s == 400, "{bad}: {s} {body}");
+    }
+}

@@ -17,6 +17,7 @@ pub mod product;
 pub mod profile;
 pub mod reading;
 pub mod shipment;
+pub mod timeline;
 
 pub use alert::AlertKind;
 pub use coded::UnknownCode;

@@ -131,7 +131,21 @@ inserted AS (
            lat, lon, received_at
     FROM x ORDER BY tenant_id, device_id, ts
     ON CONFLICT (tenant_id, device_id, ts) DO NOTHING
-    RETURNING tenant_id, device_id, ts
+    RETURNING tenant_id, device_id, ts, temp_c
+),
+rollup AS (
+    INSERT INTO reading_rollups AS r (tenant_id, device_id, bucket, n, sum_c, min_c, max_c,
+                                      first_ts, last_ts)
+    SELECT tenant_id, device_id, to_timestamp(floor(extract(epoch FROM ts) / 900) * 900),
+           count(*), sum(temp_c), min(temp_c), max(temp_c), min(ts), max(ts)
+    FROM inserted GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (tenant_id, device_id, bucket) DO UPDATE SET
+        n = r.n + EXCLUDED.n,
+        sum_c = r.sum_c + EXCLUDED.sum_c,
+        min_c = LEAST(r.min_c, EXCLUDED.min_c),
+        max_c = GREATEST(r.max_c, EXCLUDED.max_c),
+        first_ts = LEAST(r.first_ts, EXCLUDED.first_ts),
+        last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
 ),
 latest AS (
     SELECT DISTINCT ON (tenant_id, device_id) *

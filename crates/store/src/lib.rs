@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod profiles;
 pub mod readings;
 pub mod rejected;
+pub mod timeline;
 // Before `record`, which reads shipments with the same columns.
 #[macro_use]
 pub mod shipments;

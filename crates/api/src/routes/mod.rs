@@ -6,4 +6,5 @@ pub mod health;
 pub mod profiles;
 pub mod rejected;
 pub mod shipments;
+pub mod timeline;
 pub mod webhooks;
