@@ -10,28 +10,11 @@
 
 use std::time::{Duration, Instant};
 
+use coldchain_e2e::latency::report;
 use coldchain_e2e::*;
 use coldchain_ingest::IngestConfig;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
-    samples.sort();
-    let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));
-    println!(
-        "{name:<28} n={:<4} median {:>8.1} ms   p99 {:>8.1} ms   max {:>8.1} ms",
-        samples.len(),
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
-        samples.last().unwrap().as_secs_f64() * 1e3
-    );
-    (p50, p99)
-}
 
 async fn publisher(port: u16, id: &str) -> AsyncClient {
     let mut options = MqttOptions::new(id, "127.0.0.1", port);

@@ -7,6 +7,7 @@
 //! Mosquitto: the `mosquitto` binary must be on PATH (Debian: `apt-get install mosquitto`).
 
 pub mod fixtures;
+pub mod latency;
 pub use fixtures::*;
 
 use std::future::Future;

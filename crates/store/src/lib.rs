@@ -18,10 +18,12 @@ pub mod shipments;
 pub mod record;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::OnceCell;
 
 pub use batch::{Batch, BatchOutcome, PendingEvents, PendingReadings, PendingRejection};
 pub use error::StoreError;
@@ -30,6 +32,8 @@ pub use error::StoreError;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Whether TimescaleDB is installed, asked once and kept.
+    timescaledb: Arc<OnceCell<bool>>,
 }
 
 /// How to reach the database and how many connections to hold.
@@ -62,11 +66,14 @@ impl Store {
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(true)
             .connect_lazy_with(options.application_name("coldchain"));
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            timescaledb: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -30,13 +30,18 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `readings` is a TimescaleDB hypertable (decided when migrations ran).
+    /// Whether TimescaleDB is installed, so `readings` is a hypertable (decided when the
+    /// migrations ran); asked once per store.
     pub async fn timescaledb_enabled(&self) -> Result<bool, StoreError> {
-        let enabled: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(enabled)
+        let enabled = self
+            .timescaledb
+            .get_or_try_init(|| {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
+                )
+                .fetch_one(&self.pool)
+            })
+            .await?;
+        Ok(*enabled)
     }
 }

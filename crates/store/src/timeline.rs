@@ -28,50 +28,73 @@ macro_rules! clipped_assignments {
     };
 }
 
+/// Rows `(device_id, t, n, s, mn, mx, f, l)` in the plan's buckets: `$5` is the plan's
+/// origin and `$6` its width in seconds. TimescaleDB's `time_bucket` where it is installed,
+/// PostgreSQL's own `date_bin` (the same buckets) elsewhere.
+macro_rules! in_buckets {
+    (date_bin, $($rows:tt)+) => {
+        in_buckets!(@ "date_bin(make_interval(secs => $6), u.t, $5)", $($rows)+)
+    };
+    (time_bucket, $($rows:tt)+) => {
+        in_buckets!(@ "time_bucket(make_interval(secs => $6), u.t, origin => $5)", $($rows)+)
+    };
+    (@ $bucket:literal, $($rows:tt)+) => {
+        concat!(
+            clipped_assignments!(),
+            "SELECT u.device_id, ", $bucket, " AS b, sum(u.n)::int8 AS n, sum(u.s) AS sum_c,
+                    min(u.mn) AS min_c, max(u.mx) AS max_c, min(u.f) AS first_ts,
+                    max(u.l) AS last_ts
+             FROM (", $($rows)+, ") u GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    };
+}
+
 /// Whole rollups inside each clipped assignment, plus the readings of the partial buckets
-/// at either edge, grouped into the plan's buckets.
-const FROM_ROLLUPS: &str = concat!(
-    clipped_assignments!(),
-    "SELECT device_id, b, sum(n)::int8 AS n, sum(s) AS sum_c, min(mn) AS min_c,
-            max(mx) AS max_c, min(f) AS first_ts, max(l) AS last_ts
-     FROM (
-         SELECT al.device_id, floor((extract(epoch FROM r.bucket)::float8 - $5) / $6)::int8 AS b,
-                r.n::int8 AS n, r.sum_c AS s, r.min_c AS mn, r.max_c AS mx,
-                r.first_ts AS f, r.last_ts AS l
+/// at either edge.
+macro_rules! rollup_rows {
+    () => {
+        "SELECT al.device_id, r.bucket AS t, r.n::int8 AS n, r.sum_c AS s, r.min_c AS mn,
+                r.max_c AS mx, r.first_ts AS f, r.last_ts AS l
          FROM al JOIN reading_rollups r
            ON r.tenant_id = $1 AND r.device_id = al.device_id
           AND r.bucket >= al.lo_al AND r.bucket < al.hi_al
          UNION ALL
-         SELECT al.device_id, floor((extract(epoch FROM x.ts)::float8 - $5) / $6)::int8,
-                1, x.temp_c, x.temp_c, x.temp_c, x.ts, x.ts
+         SELECT al.device_id, x.ts, 1, x.temp_c, x.temp_c, x.temp_c, x.ts, x.ts
          FROM al JOIN readings x
            ON x.tenant_id = $1 AND x.device_id = al.device_id
           AND x.ts >= al.lo AND x.ts < LEAST(al.lo_al, al.hi)
          UNION ALL
-         SELECT al.device_id, floor((extract(epoch FROM x.ts)::float8 - $5) / $6)::int8,
-                1, x.temp_c, x.temp_c, x.temp_c, x.ts, x.ts
+         SELECT al.device_id, x.ts, 1, x.temp_c, x.temp_c, x.temp_c, x.ts, x.ts
          FROM al JOIN readings x
            ON x.tenant_id = $1 AND x.device_id = al.device_id
-          AND x.ts >= GREATEST(al.hi_al, al.lo_al, al.lo) AND x.ts < al.hi
-     ) u
-     GROUP BY device_id, b ORDER BY device_id, b"
-);
+          AND x.ts >= GREATEST(al.hi_al, al.lo_al, al.lo) AND x.ts < al.hi"
+    };
+}
 
-/// Readings grouped into the plan's buckets directly (narrow buckets).
-const FROM_READINGS: &str = concat!(
-    clipped_assignments!(),
-    "SELECT al.device_id, floor((extract(epoch FROM x.ts)::float8 - $5) / $6)::int8 AS b,
-            count(*)::int8 AS n, sum(x.temp_c) AS sum_c, min(x.temp_c) AS min_c,
-            max(x.temp_c) AS max_c, min(x.ts) AS first_ts, max(x.ts) AS last_ts
-     FROM al JOIN readings x
-       ON x.tenant_id = $1 AND x.device_id = al.device_id AND x.ts >= al.lo AND x.ts < al.hi
-     GROUP BY 1, 2 ORDER BY 1, 2"
-);
+/// Every reading inside each clipped assignment (narrow buckets).
+macro_rules! reading_rows {
+    () => {
+        "SELECT al.device_id, x.ts AS t, 1::int8 AS n, x.temp_c AS s, x.temp_c AS mn,
+                x.temp_c AS mx, x.ts AS f, x.ts AS l
+         FROM al JOIN readings x
+           ON x.tenant_id = $1 AND x.device_id = al.device_id AND x.ts >= al.lo AND x.ts < al.hi"
+    };
+}
+
+/// `[plain PostgreSQL, TimescaleDB]` for each source.
+const FROM_ROLLUPS: [&str; 2] = [
+    in_buckets!(date_bin, rollup_rows!()),
+    in_buckets!(time_bucket, rollup_rows!()),
+];
+const FROM_READINGS: [&str; 2] = [
+    in_buckets!(date_bin, reading_rows!()),
+    in_buckets!(time_bucket, reading_rows!()),
+];
 
 #[derive(sqlx::FromRow)]
 struct BucketRow {
     device_id: String,
-    b: i64,
+    b: DateTime<Utc>,
     n: i64,
     sum_c: f64,
     min_c: f64,
@@ -118,23 +141,21 @@ impl Store {
             FROM_ROLLUPS
         } else {
             FROM_READINGS
-        };
-        let origin =
-            plan.origin.timestamp() as f64 + f64::from(plan.origin.timestamp_subsec_micros()) / 1e6;
+        }[usize::from(self.timescaledb_enabled().await?)];
         let rows: Vec<BucketRow> = sqlx::query_as(sql)
             .bind(tenant.as_str())
             .bind(shipment)
             .bind(from)
             .bind(to)
-            .bind(origin)
+            .bind(plan.origin)
             .bind(plan.width.num_seconds() as f64)
             .fetch_all(&self.pool)
             .await?;
         let mut series: Vec<DeviceSeries> = Vec::new();
         for row in rows {
             let bucket = Bucket {
-                from: plan.start(row.b),
-                to: plan.start(row.b + 1),
+                from: row.b,
+                to: row.b + plan.width,
                 first: row.first_ts,
                 last: row.last_ts,
                 n: row.n,
