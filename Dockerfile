@@ -5,7 +5,7 @@ COPY . .
 RUN cargo build --release -p coldchain -p coldchain-sim
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/coldchain /usr/local/bin/coldchain
 COPY --from=build /src/target/release/coldchain-sim /usr/local/bin/coldchain-sim

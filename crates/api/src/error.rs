@@ -39,6 +39,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    /// This server lacks something the request needs (its operator can install it).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -63,6 +66,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::NotConfigured(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_configured"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

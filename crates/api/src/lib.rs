@@ -44,6 +44,7 @@ pub fn router(ctx: ApiContext, body_limit: usize) -> Router {
         .merge(routes::devices::router())
         .merge(routes::shipments::router())
         .merge(routes::timeline::router())
+        .merge(routes::report::router())
         .merge(routes::rejected::router())
         .merge(routes::profiles::router())
         .merge(routes::alerts::router())

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod health;
 pub mod profiles;
 pub mod rejected;
+pub mod report;
 pub mod shipments;
 pub mod timeline;
 pub mod webhooks;

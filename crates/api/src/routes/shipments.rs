@@ -191,8 +191,8 @@ impl From<&Journey> for JourneyView {
     }
 }
 
-/// Alerts not yet resolved by an operator (open or acknowledged), newest first.
-async fn open_alerts(
+/// The shipment's alerts (retracted ones left out), most recently started first.
+pub(crate) async fn shipment_alerts(
     ctx: &ApiContext,
     tenant: &TenantId,
     id: Uuid,
@@ -201,18 +201,25 @@ async fn open_alerts(
         shipment: Some(id),
         ..AlertFilter::default()
     };
-    let alerts = ctx
+    Ok(ctx
         .store
-        .alerts(tenant, &filter, None, MAX_OPEN_ALERTS)
-        .await?;
-    Ok(alerts
-        .into_iter()
-        .filter(|a| a.status != "resolved")
-        .collect())
+        .alerts(tenant, &filter, None, MAX_SHIPMENT_ALERTS)
+        .await?)
 }
 
-/// More than this many unresolved alerts on one shipment are summarised by the count.
-const MAX_OPEN_ALERTS: i64 = 1000;
+/// Alerts not yet resolved by an operator (open or acknowledged), newest first.
+async fn open_alerts(
+    ctx: &ApiContext,
+    tenant: &TenantId,
+    id: Uuid,
+) -> Result<Vec<Alert>, ApiError> {
+    let mut alerts = shipment_alerts(ctx, tenant, id).await?;
+    alerts.retain(|a| a.status != "resolved");
+    Ok(alerts)
+}
+
+/// At most this many of a shipment's alerts are listed.
+const MAX_SHIPMENT_ALERTS: i64 = 1000;
 
 async fn show(
     State(ctx): State<ApiContext>,
@@ -469,12 +476,12 @@ async fn readings(
 }
 
 /// The header row of the readings export.
-const CSV_HEADER: &str =
+pub(crate) const CSV_HEADER: &str =
     "ts,device_id,temp_c,humidity_pct,door_open,battery_pct,lat,lon,seq,received_at\n";
 
 /// One reading as a CSV row: ISO 8601 UTC times, empty cells for absent values. Device ids
 /// are restricted to characters that need no quoting.
-fn csv_row(r: &StoredReading) -> String {
+pub(crate) fn csv_row(r: &StoredReading) -> String {
     fn cell<T: std::fmt::Display>(v: Option<T>) -> String {
         v.map(|v| v.to_string()).unwrap_or_default()
     }
@@ -492,6 +499,21 @@ fn csv_row(r: &StoredReading) -> String {
         cell(r.seq),
         time(r.received_at),
     )
+}
+
+/// A file name made of the reference's safe characters.
+pub(crate) fn file_name(reference: &str, suffix: &str) -> String {
+    let safe: String = reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-{suffix}")
 }
 
 /// Rows sent to the client per write.
@@ -524,22 +546,14 @@ async fn readings_csv(
             Ok(out)
         });
     let body = futures_util::stream::once(async { Ok(CSV_HEADER.to_owned()) }).chain(rows);
-    let filename: String = shipment
-        .reference
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     axum::response::Response::builder()
         .header("content-type", "text/csv; charset=utf-8")
         .header(
             "content-disposition",
-            format!("attachment; filename=\"{filename}-readings.csv\""),
+            format!(
+                "attachment; filename=\"{}\"",
+                file_name(&shipment.reference, "readings.csv")
+            ),
         )
         .body(axum::body::Body::from_stream(body))
         .map_err(|e| ApiError::Internal(e.to_string()))

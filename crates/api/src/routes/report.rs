@@ -1,0 +1,211 @@
+//! `GET /v1/shipments/{id}/report`: the temperature report as a PDF (`?lang=zh` for
+//! Simplified Chinese), and `GET /v1/shipments/{id}/report/chart.svg`, its chart.
+//!
+//! The report carries the SHA-256 of the readings export (`readings.csv`, header included)
+//! its figures were computed from, so a reader can check it against the data.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use coldchain_domain::TenantId;
+use coldchain_domain::figures::{Assessment, ShipmentFigures, assess};
+use coldchain_report::{DEFAULT_FONT_PATH, Lang, ReportFont, ReportInput};
+use coldchain_store::alerts::Alert;
+use coldchain_store::record::ShipmentRecord;
+use coldchain_store::timeline::AlertMoment;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::ApiContext;
+use crate::error::ApiError;
+use crate::extract::{Path, Query, Tenant};
+use crate::routes::shipments::{CSV_HEADER, csv_row, file_name, shipment_alerts};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/shipments/{id}/report", get(report))
+        .route("/v1/shipments/{id}/report/chart.svg", get(chart))
+}
+
+/// The font file, from `COLDCHAIN_REPORT_FONT` or Debian's fonts-wqy-microhei, read once.
+fn font() -> Result<&'static ReportFont, ApiError> {
+    static FONT: OnceLock<Result<ReportFont, String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let path = std::env::var_os("COLDCHAIN_REPORT_FONT")
+            .map_or_else(|| PathBuf::from(DEFAULT_FONT_PATH), PathBuf::from);
+        ReportFont::load(&path).map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| ApiError::NotConfigured(e.clone()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    lang: Option<String>,
+}
+
+impl ReportQuery {
+    fn lang(&self) -> Result<Lang, ApiError> {
+        match &self.lang {
+            None => Ok(Lang::En),
+            Some(code) => {
+                Lang::parse(code).ok_or_else(|| ApiError::field("lang", "must be en or zh"))
+            }
+        }
+    }
+}
+
+/// Everything a report is drawn from.
+struct Material {
+    record: ShipmentRecord,
+    alerts: Vec<Alert>,
+    moments: Vec<AlertMoment>,
+    fingerprint: String,
+    readings: u64,
+}
+
+/// How often the readings are read again when some arrived between reading the figures'
+/// snapshot and hashing the export.
+const SNAPSHOT_ATTEMPTS: usize = 3;
+
+async fn material(ctx: &ApiContext, tenant: &TenantId, id: Uuid) -> Result<Material, ApiError> {
+    for _ in 0..SNAPSHOT_ATTEMPTS {
+        let record = ctx.store.shipment_record(tenant, id).await?;
+        let (fingerprint, readings) = fingerprint(ctx, tenant, id).await?;
+        let in_record: usize = record.loggers.iter().map(|l| l.points.len()).sum();
+        if in_record as u64 != readings {
+            continue;
+        }
+        let alerts = shipment_alerts(ctx, tenant, id).await?;
+        let moments = ctx
+            .store
+            // People act in wall-clock time: nothing is later than now.
+            .alert_moments(
+                tenant,
+                id,
+                chrono::DateTime::UNIX_EPOCH,
+                Utc::now() + chrono::Duration::days(1),
+            )
+            .await?
+            .into_iter()
+            .filter(|m| matches!(m.action.as_str(), "acknowledged" | "resolved"))
+            .collect();
+        return Ok(Material {
+            record,
+            alerts,
+            moments,
+            fingerprint,
+            readings,
+        });
+    }
+    Err(ApiError::Conflict(
+        "readings kept arriving while the report was prepared; retry in a moment".into(),
+    ))
+}
+
+/// SHA-256 of the readings export, exactly as `GET .../readings.csv` serves it, and how many
+/// readings it holds.
+async fn fingerprint(
+    ctx: &ApiContext,
+    tenant: &TenantId,
+    id: Uuid,
+) -> Result<(String, u64), ApiError> {
+    use futures_util::StreamExt;
+    let mut hash = Sha256::new();
+    hash.update(CSV_HEADER.as_bytes());
+    let mut rows = std::pin::pin!(ctx.store.stream_shipment_readings(tenant, id));
+    let mut n = 0;
+    while let Some(row) = rows.next().await {
+        hash.update(csv_row(&row?).as_bytes());
+        n += 1;
+    }
+    Ok((hex::encode(hash.finalize()), n))
+}
+
+fn judged(m: &Material, open: usize) -> (Option<ShipmentFigures>, Option<Assessment>) {
+    let figures = m.record.figures();
+    let assessment = figures
+        .as_ref()
+        .zip(m.record.profile.as_ref())
+        .map(|(f, p)| assess(&f.overall, p.excursion_budget, open));
+    (figures, assessment)
+}
+
+/// Draws with the report's material: `draw` gets the input assembled from it.
+async fn with_input<T: Send + 'static>(
+    ctx: &ApiContext,
+    tenant: &TenantId,
+    id: Uuid,
+    draw: impl FnOnce(&ReportInput) -> T + Send + 'static,
+) -> Result<(String, T), ApiError> {
+    let m = material(ctx, tenant, id).await?;
+    // Rendering (shaping, subsetting the font, compressing) is CPU work: off the runtime.
+    tokio::task::spawn_blocking(move || {
+        let open = m.alerts.iter().filter(|a| a.status != "resolved").count();
+        let (figures, assessment) = judged(&m, open);
+        let input = ReportInput {
+            record: &m.record,
+            figures: figures.as_ref(),
+            assessment: assessment.as_ref(),
+            alerts: &m.alerts,
+            moments: &m.moments,
+            fingerprint: &m.fingerprint,
+            readings: m.readings,
+            generated_at: Utc::now(),
+        };
+        (m.record.shipment.reference.clone(), draw(&input))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn report(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let lang = q.lang()?;
+    let font = font()?;
+    let (reference, pdf) = with_input(&ctx, &tenant, id, move |input| {
+        coldchain_report::pdf(input, lang, font)
+    })
+    .await?;
+    let pdf = pdf.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let name = file_name(
+        &reference,
+        &format!("temperature-report-{}.pdf", lang.code()),
+    );
+    Ok((
+        [
+            ("content-type", "application/pdf".to_owned()),
+            (
+                "content-disposition",
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+async fn chart(
+    State(ctx): State<ApiContext>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let lang = q.lang()?;
+    let (_, svg) = with_input(&ctx, &tenant, id, move |input| {
+        coldchain_report::chart_svg(input, lang)
+    })
+    .await?;
+    Ok(([("content-type", "image/svg+xml; charset=utf-8")], svg).into_response())
+}
