@@ -15,7 +15,7 @@ use coldchain_store::StoreError;
 use serde::Serialize;
 
 /// A problem with one field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -72,17 +72,21 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorContent<'a>,
+/// Every error the API returns.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorContent,
 }
 
-#[derive(Serialize)]
-struct ErrorContent<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    details: &'a [FieldError],
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorContent {
+    /// bad_request, invalid_tenant, validation_failed, not_found, conflict,
+    /// payload_too_large, unsupported_media_type, unavailable, not_configured or internal.
+    pub code: &'static str,
+    pub message: String,
+    /// Which fields were wrong (validation_failed only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
 }
 
 impl IntoResponse for ApiError {
@@ -92,8 +96,8 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let details = match &self {
-            ApiError::Validation(d) => d.as_slice(),
-            _ => &[],
+            ApiError::Validation(d) => d.clone(),
+            _ => Vec::new(),
         };
         let body = ErrorBody {
             error: ErrorContent {

@@ -23,7 +23,7 @@ macro_rules! coded_enum {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $code)] $variant, )+

@@ -62,7 +62,7 @@ fn clip(windows: Windows, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 }
 
 /// The figures of one stretch of time.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Figures {
     /// Readings taken inside the stretch.
     pub readings: u64,
@@ -335,7 +335,7 @@ fn sweep(loggers: &[Logger], window: Window, f: &mut Figures) {
 }
 
 /// Figures for a named stretch of the journey.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Attributed<K> {
     #[serde(flatten)]
     pub of: K,
@@ -343,13 +343,13 @@ pub struct Attributed<K> {
 }
 
 /// A custodian's share: every span they held the goods, taken together.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Custodian {
     pub custodian: String,
 }
 
 /// Everything the figures say about a shipment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct ShipmentFigures {
     pub overall: Figures,
     pub devices: Vec<Attributed<DeviceKey>>,
@@ -357,7 +357,7 @@ pub struct ShipmentFigures {
     pub custodians: Vec<Attributed<Custodian>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceKey {
     pub device_id: String,
 }
@@ -432,7 +432,7 @@ pub fn shipment_figures(
 }
 
 /// Whether the goods stayed cold, in one word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     WithinBand,
@@ -443,7 +443,7 @@ pub enum Verdict {
 }
 
 /// The verdict with what led to it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
     pub verdict: Verdict,
     pub budget_s: i64,

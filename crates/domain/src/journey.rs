@@ -83,7 +83,7 @@ pub enum TransitionError {
 }
 
 /// What kind of stretch a leg is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LegKind {
     /// Before the first departure: at the packer or its cold store.
@@ -95,7 +95,7 @@ pub enum LegKind {
 }
 
 /// A stretch of the journey. Time before `start` belongs to the previous leg.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Leg {
     /// 1, 2, 3 ... in journey order.
     pub seq: u32,
@@ -111,7 +111,7 @@ pub struct Leg {
 }
 
 /// Who held the goods from `start` until `end`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct CustodySpan {
     pub custodian: String,
     pub start: Option<DateTime<Utc>>,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// A commodity's temperature requirement: the band the goods must stay in and the setpoint
 /// a refrigeration unit is set to for it (inside the band, with room for the unit's cycling).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ProductPreset {
     /// Stable identifier, also the product profile id the API serves.
     pub id: &'static str,

@@ -12,7 +12,7 @@ use crate::product::{PRODUCT_PRESETS, ProductPreset};
 /// The default activation energy for mean kinetic temperature (USP <1079.2>), kJ/mol.
 pub const DEFAULT_DELTA_H_KJ_PER_MOL: f64 = 83.144;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct ProductProfile {
     pub id: String,
     pub name: String,
@@ -20,27 +20,33 @@ pub struct ProductProfile {
     pub max_c: f64,
     /// An excursion must last this long before it raises an alert.
     #[serde(with = "seconds")]
+    #[schema(value_type = i64)]
     pub alert_delay: Duration,
     /// To clear, readings must be back inside the band by this margin ...
     pub clear_margin_c: f64,
     /// ... for this long.
     #[serde(with = "seconds")]
+    #[schema(value_type = i64)]
     pub clear_delay: Duration,
     /// Total time out of band the whole trip may spend before the goods are compromised.
     #[serde(with = "seconds")]
+    #[schema(value_type = i64)]
     pub excursion_budget: Duration,
     /// Mean kinetic temperature limit, when the commodity has one.
     pub mkt_limit_c: Option<f64>,
     pub mkt_delta_h_kj_per_mol: f64,
     /// A device of an in-transit shipment silent this long is offline.
     #[serde(with = "seconds")]
+    #[schema(value_type = i64)]
     pub offline_after: Duration,
     #[serde(with = "seconds")]
+    #[schema(value_type = i64)]
     pub door_open_limit: Duration,
     pub battery_low_pct: f64,
     /// A reading stands for at most this long; beyond it the time is unknown (a gap). When
     /// absent, twice the device's reading interval.
     #[serde(with = "seconds_opt")]
+    #[schema(value_type = Option<i64>)]
     pub max_gap: Option<Duration>,
     /// Mute temperature alerts while goods are loaded or unloaded at a handover, and while a
     /// device reports a defrost cycle.

@@ -64,7 +64,7 @@ fn ceil_div(a: i64, b: i64) -> i64 {
 }
 
 /// One bucket of one logger's series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
     /// The bucket's bounds, `[from, to)`.
     pub from: DateTime<Utc>,

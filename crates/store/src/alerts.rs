@@ -32,7 +32,7 @@ pub const ALERTS_CHANNEL: &str = "coldchain_alerts";
 /// Serialises appends to the history so that seq order is commit order.
 const EVENT_LOG_LOCK: i64 = 0x636f_6c64_6368_6e01;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Alert {
     pub id: Uuid,
     pub shipment_id: Uuid,
@@ -66,7 +66,7 @@ macro_rules! alert_columns {
     };
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub seq: i64,
     pub alert_id: Uuid,

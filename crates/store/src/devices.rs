@@ -16,7 +16,7 @@ pub struct NewDevice {
 }
 
 /// The newest reading a device has sent (by event time).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct LastReading {
     pub ts: DateTime<Utc>,
     pub temp_c: f64,
@@ -28,7 +28,7 @@ pub struct LastReading {
 }
 
 /// A registered device with what is known of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Device {
     pub id: String,
     pub name: String,

@@ -12,7 +12,7 @@ use crate::alerts::Arrived;
 use crate::{Store, StoreError};
 
 /// A journey event as stored, with who recorded it and when.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredJourneyEvent {
     pub seq: i64,
     pub ts: DateTime<Utc>,

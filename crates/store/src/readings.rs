@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
 pub struct StoredReading {
     pub device_id: String,
     pub ts: DateTime<Utc>,

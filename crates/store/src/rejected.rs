@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct RejectedPayload {
     pub id: i64,
     pub device_id: Option<String>,

@@ -20,7 +20,7 @@ pub struct NewShipment {
     pub planned_arrival: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Shipment {
     pub id: Uuid,
     pub reference: String,
@@ -39,7 +39,7 @@ pub struct Shipment {
 
 /// A device riding with a shipment from `assigned_from` until `assigned_to` (open-ended when
 /// absent). Readings in that window of event time belong to the shipment.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Assignment {
     pub device_id: String,
     pub assigned_from: DateTime<Utc>,

@@ -104,7 +104,7 @@ struct BucketRow {
 }
 
 /// One logger's bucketed series.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct DeviceSeries {
     pub device_id: String,
     pub buckets: Vec<Bucket>,
@@ -112,7 +112,7 @@ pub struct DeviceSeries {
 
 /// A change in an alert's life, in event time where the rules set it (opened, ended) and
 /// wall-clock time where a person acted (acknowledged, resolved).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AlertMoment {
     pub at: DateTime<Utc>,
     /// opened, ended, acknowledged or resolved.

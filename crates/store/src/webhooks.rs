@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::alerts::HistoryEntry;
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Webhook {
     pub id: Uuid,
     pub url: String,
@@ -25,7 +25,7 @@ pub struct Webhook {
     pub next_attempt_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Delivery {
     pub id: i64,
     pub seq: i64,

@@ -1,31 +1,33 @@
 //! `/v1/alerts`: the operators' board. List with filters, one alert with its full history,
 //! acknowledge and resolve with a note.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use coldchain_domain::AlertKind;
 use coldchain_store::alerts::{Alert, AlertFilter, HistoryEntry, OperatorAction};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query, Tenant};
 use crate::page::{self, Page};
 use crate::routes::devices::field;
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/alerts", get(list))
-        .route("/v1/alerts/stream", get(live))
-        .route("/v1/alerts/{id}", get(show))
-        .route("/v1/alerts/{id}/acknowledge", post(acknowledge))
-        .route("/v1/alerts/{id}/resolve", post(resolve))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(live))
+        .routes(routes!(show))
+        .routes(routes!(acknowledge))
+        .routes(routes!(resolve))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListAlerts {
     status: Option<String>,
@@ -42,6 +44,10 @@ struct ListAlerts {
     cursor: Option<String>,
 }
 
+/// Alerts, most recently started first, with filters.
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(ListAlerts), responses(
+    (status = 200, description = "A page of alerts", body = Page<Alert>),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -80,13 +86,17 @@ async fn list(
 }
 
 /// An alert and everything that happened to it, oldest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AlertDetail {
     #[serde(flatten)]
     alert: Alert,
     history: Vec<HistoryEntry>,
 }
 
+/// One alert and its full, append-only history.
+#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "alerts", params(("id" = Uuid, Path, description = "The alert id")), responses(
+    (status = 200, description = "The alert and its history", body = AlertDetail),
+    (status = 404, description = "No such alert", body = ErrorBody)))]
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -97,7 +107,7 @@ async fn show(
 }
 
 /// Who acts, and why. Until API keys exist the operator names themself.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Act {
     by: String,
@@ -133,6 +143,13 @@ async fn act(
     Ok(axum::Json(AlertDetail { alert, history }))
 }
 
+/// An operator takes the alert on.
+#[utoipa::path(post, path = "/v1/alerts/{id}/acknowledge", tag = "alerts", params(("id" = Uuid, Path, description = "The alert id")),
+    request_body = Act, responses(
+    (status = 200, description = "Acknowledged; the alert and its history", body = AlertDetail),
+    (status = 404, description = "No such alert", body = ErrorBody),
+    (status = 409, description = "Not open", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn acknowledge(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -142,6 +159,13 @@ async fn acknowledge(
     act(ctx, tenant, id, body, OperatorAction::Acknowledge).await
 }
 
+/// An operator closes the alert, saying why.
+#[utoipa::path(post, path = "/v1/alerts/{id}/resolve", tag = "alerts", params(("id" = Uuid, Path, description = "The alert id")),
+    request_body = Act, responses(
+    (status = 200, description = "Resolved; the alert and its history", body = AlertDetail),
+    (status = 404, description = "No such alert", body = ErrorBody),
+    (status = 409, description = "Already resolved", body = ErrorBody),
+    (status = 422, description = "Invalid fields (a resolution needs a note)", body = ErrorBody)))]
 async fn resolve(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -151,7 +175,8 @@ async fn resolve(
     act(ctx, tenant, id, body, OperatorAction::Resolve).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LiveQuery {
     /// Resume after this event id, for clients that cannot send `Last-Event-ID`.
@@ -161,6 +186,11 @@ struct LiveQuery {
 /// Server-sent events of every alert change of the tenant. Resumes after the event id in
 /// `Last-Event-ID` (browsers send it when they reconnect) or `?after=`; without either,
 /// starts with the next change.
+#[utoipa::path(get, path = "/v1/alerts/stream", tag = "alerts",
+    params(LiveQuery, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")),
+    responses(
+    (status = 200, description = "Server-sent events: `event: alert`, `id:` the change's sequence number, `data:` the history entry with the alert (JSON)", content_type = "text/event-stream", body = String),
+    (status = 422, description = "Invalid Last-Event-ID or after", body = ErrorBody)))]
 async fn live(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

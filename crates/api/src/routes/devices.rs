@@ -1,25 +1,26 @@
 //! `/v1/devices`: register loggers and see what they last reported.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use coldchain_domain::DeviceId;
 use coldchain_store::devices::{Device, NewDevice};
 use serde::Deserialize;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Path, Query, Tenant};
 use crate::page::{self, Page};
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/devices", get(list).post(create))
-        .route("/v1/devices/{id}", get(show))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateDevice {
     id: String,
@@ -32,6 +33,11 @@ struct CreateDevice {
 
 const MAX_TEXT: usize = 200;
 
+/// Registers a logger.
+#[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = CreateDevice, responses(
+    (status = 201, description = "Registered", body = Device),
+    (status = 409, description = "A device with this id exists", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn create(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -82,13 +88,20 @@ pub(crate) fn field(name: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListDevices {
+    /// 1..1000, default 100.
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The tenant's loggers, by id.
+#[utoipa::path(get, path = "/v1/devices", tag = "devices", params(ListDevices), responses(
+    (status = 200, description = "A page of devices", body = Page<Device>),
+    (status = 422, description = "Invalid limit or cursor", body = ErrorBody)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -108,6 +121,11 @@ async fn list(
     Ok(axum::Json(page::page(rows, limit, |d| d.id.clone())))
 }
 
+/// One logger, with when it was last seen and its last reading.
+#[utoipa::path(get, path = "/v1/devices/{id}", tag = "devices",
+    params(("id" = String, Path, description = "The device id")), responses(
+    (status = 200, description = "The device", body = Device),
+    (status = 404, description = "No such device", body = ErrorBody)))]
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

@@ -1,27 +1,33 @@
 //! Liveness, readiness and Prometheus metrics.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ApiContext;
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 /// The process is alive and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// The database answers and, when this process ingests, the broker is connected.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "`{\"status\": \"ready\", \"database\": true, \"broker\": true|null}`", body = Object),
+    (status = 503, description = "Not ready: the same body with `not_ready`", body = Object)))]
 async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
     let database = ctx.store.ping().await;
     let broker = ctx.broker_ready.as_ref().map(|ready| ready());
@@ -41,6 +47,9 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus metrics of this process.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

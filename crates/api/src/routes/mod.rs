@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod devices;
+pub mod docs;
 pub mod health;
 pub mod profiles;
 pub mod rejected;

@@ -1,27 +1,28 @@
 //! `/v1/profiles`: product profiles, the presets included, and the tenant's own.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use chrono::Duration;
 use coldchain_domain::ProductProfile;
 use coldchain_domain::profile::DEFAULT_DELTA_H_KJ_PER_MOL;
 use serde::Deserialize;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Tenant};
 use crate::routes::devices::field;
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/profiles", get(list).post(create))
-        .route("/v1/profiles/{id}", get(show))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
 }
 
 /// A new profile; what is left out takes the defaults of the preset profiles.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProfile {
     id: String,
@@ -44,6 +45,11 @@ struct CreateProfile {
 
 const WEEK_S: i64 = 7 * 86_400;
 
+#[utoipa::path(post, path = "/v1/profiles", tag = "profiles", request_body = CreateProfile, responses(
+    (status = 201, description = "Created", body = ProductProfile),
+    (status = 409, description = "A profile with this id exists", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
+/// Creates a profile; what is left out takes the presets' defaults.
 async fn create(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -148,6 +154,9 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
+/// The tenant's profiles, the presets included.
+#[utoipa::path(get, path = "/v1/profiles", tag = "profiles", responses(
+    (status = 200, description = "Every profile", body = Vec<ProductProfile>)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -155,6 +164,11 @@ async fn list(
     Ok(axum::Json(ctx.store.profiles(&tenant).await?))
 }
 
+/// One profile.
+#[utoipa::path(get, path = "/v1/profiles/{id}", tag = "profiles",
+    params(("id" = String, Path, description = "The profile id, e.g. chilled-meat")), responses(
+    (status = 200, description = "The profile", body = ProductProfile),
+    (status = 404, description = "No such profile", body = ErrorBody)))]
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

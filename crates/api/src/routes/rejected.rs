@@ -1,22 +1,24 @@
 //! `/v1/rejected-payloads`: what gateways sent that was not stored, and why.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use coldchain_domain::RejectReason;
 use coldchain_store::rejected::RejectedPayload;
 use serde::Deserialize;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Query, Tenant};
 use crate::page::{self, Page};
 
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/v1/rejected-payloads", get(list))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListRejected {
     reason: Option<String>,
@@ -24,6 +26,10 @@ struct ListRejected {
     cursor: Option<String>,
 }
 
+/// What gateways sent that could not be stored, newest first.
+#[utoipa::path(get, path = "/v1/rejected-payloads", tag = "ingest", params(ListRejected), responses(
+    (status = 200, description = "A page of rejected payloads", body = Page<RejectedPayload>),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

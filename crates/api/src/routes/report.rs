@@ -7,10 +7,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::Utc;
 use coldchain_domain::TenantId;
 use coldchain_domain::figures::{Assessment, ShipmentFigures, assess};
@@ -22,15 +20,18 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query, Tenant};
 use crate::routes::shipments::{CSV_HEADER, csv_row, file_name, shipment_alerts};
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/shipments/{id}/report", get(report))
-        .route("/v1/shipments/{id}/report/chart.svg", get(chart))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(report))
+        .routes(routes!(chart))
 }
 
 /// The font file, from `COLDCHAIN_REPORT_FONT` or Debian's fonts-wqy-microhei, read once.
@@ -45,9 +46,11 @@ fn font() -> Result<&'static ReportFont, ApiError> {
     .map_err(|e| ApiError::NotConfigured(e.clone()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
+    /// `en` (default) or `zh` (Simplified Chinese).
     lang: Option<String>,
 }
 
@@ -166,6 +169,13 @@ async fn with_input<T: Send + 'static>(
     .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// The temperature report, a PDF to hand to a buyer, an importer or an inspector.
+#[utoipa::path(get, path = "/v1/shipments/{id}/report", tag = "reports", params(("id" = Uuid, Path, description = "The shipment id"), ReportQuery), responses(
+    (status = 200, description = "The report", content_type = "application/pdf", body = Vec<u8>),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 409, description = "Readings kept arriving while it was prepared; retry", body = ErrorBody),
+    (status = 422, description = "Unknown language", body = ErrorBody),
+    (status = 503, description = "The report font is not installed on this server", body = ErrorBody)))]
 async fn report(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -196,6 +206,11 @@ async fn report(
         .into_response())
 }
 
+/// The report's temperature chart.
+#[utoipa::path(get, path = "/v1/shipments/{id}/report/chart.svg", tag = "reports", params(("id" = Uuid, Path, description = "The shipment id"), ReportQuery), responses(
+    (status = 200, description = "The chart", content_type = "image/svg+xml", body = String),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 422, description = "Unknown language", body = ErrorBody)))]
 async fn chart(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

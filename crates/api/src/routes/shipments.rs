@@ -1,10 +1,8 @@
 //! `/v1/shipments`: create and list shipments, assign devices to them, record their journey,
 //! read their readings and figures.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use coldchain_domain::figures::{Assessment, ShipmentFigures, assess};
 use coldchain_domain::journey::{CustodySpan, Journey, JourneyEvent, JourneyEventKind, Leg};
@@ -16,24 +14,27 @@ use coldchain_store::shipments::{Assignment, NewShipment, Shipment};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Path, Query, Tenant};
 use crate::page::{self, Page};
 use crate::routes::devices::field;
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/shipments", get(list).post(create))
-        .route("/v1/shipments/{id}", get(show))
-        .route("/v1/shipments/{id}/devices", post(assign))
-        .route("/v1/shipments/{id}/readings", get(readings))
-        .route("/v1/shipments/{id}/events", get(events).post(record_event))
-        .route("/v1/shipments/{id}/figures", get(figures))
-        .route("/v1/shipments/{id}/readings.csv", get(readings_csv))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(assign))
+        .routes(routes!(readings))
+        .routes(routes!(events, record_event))
+        .routes(routes!(figures))
+        .routes(routes!(readings_csv))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateShipment {
     reference: String,
@@ -96,6 +97,11 @@ fn validate(body: &CreateShipment) -> Result<TransportMode, ApiError> {
     }
 }
 
+/// Creates a shipment (status planned).
+#[utoipa::path(post, path = "/v1/shipments", tag = "shipments", request_body = CreateShipment, responses(
+    (status = 201, description = "Created", body = Shipment),
+    (status = 404, description = "No such product profile", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn create(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -121,7 +127,8 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(shipment)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListShipments {
     status: Option<String>,
@@ -133,6 +140,10 @@ fn bad_cursor() -> ApiError {
     ApiError::field("cursor", "cursor is not one this API returned")
 }
 
+/// Shipments, newest first.
+#[utoipa::path(get, path = "/v1/shipments", tag = "shipments", params(ListShipments), responses(
+    (status = 200, description = "A page of shipments", body = Page<Shipment>),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -157,7 +168,7 @@ async fn list(
 
 /// A shipment as its seller and its operators read it: where it is in its journey, what
 /// each logger last said, what is wrong, and whether the goods stayed cold.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ShipmentDetail {
     #[serde(flatten)]
     shipment: Shipment,
@@ -170,7 +181,7 @@ struct ShipmentDetail {
 }
 
 /// The journey so far.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct JourneyView {
     current_leg: Option<Leg>,
     custodian: Option<String>,
@@ -221,6 +232,9 @@ async fn open_alerts(
 /// At most this many of a shipment's alerts are listed.
 const MAX_SHIPMENT_ALERTS: i64 = 1000;
 
+#[utoipa::path(get, path = "/v1/shipments/{id}", tag = "shipments", params(("id" = Uuid, Path, description = "The shipment id")), responses(
+    (status = 200, description = "The shipment, its journey, latest readings, open alerts and verdict", body = ShipmentDetail),
+    (status = 404, description = "No such shipment", body = ErrorBody)))]
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -245,7 +259,7 @@ async fn show(
 }
 
 /// A journey event as a client records it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordEvent {
     kind: String,
@@ -326,13 +340,20 @@ fn validate_event(body: RecordEvent) -> Result<NewJourneyEvent, ApiError> {
 }
 
 /// A recorded event and where it left the shipment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RecordedEvent {
     event: StoredJourneyEvent,
     status: ShipmentStatus,
     journey: JourneyView,
 }
 
+/// Records a journey event; the status follows.
+#[utoipa::path(post, path = "/v1/shipments/{id}/events", tag = "shipments", params(("id" = Uuid, Path, description = "The shipment id")),
+    request_body = RecordEvent, responses(
+    (status = 201, description = "Recorded; where it left the shipment", body = RecordedEvent),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 409, description = "Not possible now (the reason says why)", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn record_event(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -351,6 +372,10 @@ async fn record_event(
     ))
 }
 
+/// The journey events, in event-time order.
+#[utoipa::path(get, path = "/v1/shipments/{id}/events", tag = "shipments", params(("id" = Uuid, Path, description = "The shipment id")), responses(
+    (status = 200, description = "Every recorded event", body = Vec<StoredJourneyEvent>),
+    (status = 404, description = "No such shipment", body = ErrorBody)))]
 async fn events(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -361,7 +386,7 @@ async fn events(
 }
 
 /// The shipment's figures with the band they were judged against.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FiguresView {
     profile_id: String,
     min_c: f64,
@@ -370,6 +395,11 @@ struct FiguresView {
     figures: ShipmentFigures,
 }
 
+/// The figures overall, per logger, per leg and per custodian.
+#[utoipa::path(get, path = "/v1/shipments/{id}/figures", tag = "reports", params(("id" = Uuid, Path, description = "The shipment id")), responses(
+    (status = 200, description = "The figures and the band they were judged against", body = FiguresView),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 409, description = "The shipment has no product profile", body = ErrorBody)))]
 async fn figures(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -391,7 +421,7 @@ async fn figures(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignDevice {
     device_id: String,
@@ -401,6 +431,13 @@ struct AssignDevice {
     to: Option<DateTime<Utc>>,
 }
 
+/// A logger rides with the shipment from `from` (until `to`).
+#[utoipa::path(post, path = "/v1/shipments/{id}/devices", tag = "shipments", params(("id" = Uuid, Path, description = "The shipment id")),
+    request_body = AssignDevice, responses(
+    (status = 201, description = "Assigned", body = Assignment),
+    (status = 404, description = "No such shipment or device", body = ErrorBody),
+    (status = 409, description = "The device is assigned elsewhere over that window", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn assign(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -422,7 +459,8 @@ async fn assign(
     Ok((StatusCode::CREATED, axum::Json(assignment)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListReadings {
     from: Option<DateTime<Utc>>,
@@ -431,6 +469,11 @@ struct ListReadings {
     cursor: Option<String>,
 }
 
+/// The readings of the shipment's loggers inside their windows, in event-time order.
+#[utoipa::path(get, path = "/v1/shipments/{id}/readings", tag = "shipments", params(("id" = Uuid, Path, description = "The shipment id"), ListReadings), responses(
+    (status = 200, description = "A page of readings", body = Page<StoredReading>),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn readings(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -519,6 +562,10 @@ pub(crate) fn file_name(reference: &str, suffix: &str) -> String {
 /// Rows sent to the client per write.
 const CSV_ROWS_PER_CHUNK: usize = 500;
 
+/// Every reading as CSV, streamed.
+#[utoipa::path(get, path = "/v1/shipments/{id}/readings.csv", tag = "reports", params(("id" = Uuid, Path, description = "The shipment id")), responses(
+    (status = 200, description = "`ts,device_id,temp_c,humidity_pct,door_open,battery_pct,lat,lon,seq,received_at`, UTC ISO 8601, event-time order", content_type = "text/csv", body = String),
+    (status = 404, description = "No such shipment", body = ErrorBody)))]
 async fn readings_csv(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

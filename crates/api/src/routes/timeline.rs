@@ -2,9 +2,7 @@
 //! order (journey events, alert lifecycle, gaps in the data) and each logger's temperature
 //! series in at most `points` buckets, with min, max and mean per bucket so no peak is lost.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use coldchain_domain::timeline::{Plan, gaps};
 use coldchain_store::journey::StoredJourneyEvent;
@@ -12,12 +10,15 @@ use coldchain_store::timeline::{AlertMoment, DeviceSeries};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query, Tenant};
 
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/v1/shipments/{id}/timeline", get(timeline))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(timeline))
 }
 
 pub const DEFAULT_POINTS: u32 = 500;
@@ -25,16 +26,20 @@ pub const MAX_POINTS: u32 = 5000;
 /// Longer windows are refused rather than scanned.
 const MAX_WINDOW_DAYS: i64 = 400;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TimelineQuery {
+    /// Start of the window; the first logger assignment when absent.
     from: Option<DateTime<Utc>>,
+    /// End of the window; the end of the last assignment (now while one is open) when absent.
     to: Option<DateTime<Utc>>,
+    /// At most this many buckets per logger: 1..5000, default 500.
     points: Option<u32>,
 }
 
 /// One thing that happened.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Entry {
     /// A journey event: a status change, a handover, a customs hold.
@@ -65,7 +70,7 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Timeline {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -76,6 +81,12 @@ struct Timeline {
     events: Vec<Entry>,
 }
 
+/// Everything that happened, in event-time order, and each logger's series in at most
+/// `points` buckets (min, max, mean per bucket: peaks are never smoothed away).
+#[utoipa::path(get, path = "/v1/shipments/{id}/timeline", tag = "reports", params(("id" = Uuid, Path, description = "The shipment id"), TimelineQuery), responses(
+    (status = 200, description = "The timeline", body = Timeline),
+    (status = 404, description = "No such shipment", body = ErrorBody),
+    (status = 422, description = "Invalid window or points", body = ErrorBody)))]
 async fn timeline(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,

@@ -1,25 +1,26 @@
 //! `/v1/webhooks`: register a URL to receive alert changes, list and remove registrations,
 //! read a webhook's delivery log.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use coldchain_store::webhooks::{Delivery, Webhook};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::ApiContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query, Tenant};
 use crate::page::{self, Page};
 use crate::routes::devices::field;
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/v1/webhooks", get(list).post(create))
-        .route("/v1/webhooks/{id}", get(show).delete(remove))
-        .route("/v1/webhooks/{id}/deliveries", get(deliveries))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, remove))
+        .routes(routes!(deliveries))
 }
 
 /// The history actions a webhook can ask for.
@@ -33,7 +34,7 @@ pub const ACTIONS: [&str; 7] = [
     "resolved",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWebhook {
     url: String,
@@ -44,6 +45,10 @@ struct CreateWebhook {
     events: Vec<String>,
 }
 
+/// Registers a URL to receive alert changes, signed with the secret.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook, responses(
+    (status = 201, description = "Registered", body = Webhook),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn create(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -81,6 +86,9 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(webhook)))
 }
 
+/// The tenant's webhooks.
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", responses(
+    (status = 200, description = "Every webhook", body = Vec<Webhook>)))]
 async fn list(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -88,6 +96,10 @@ async fn list(
     Ok(axum::Json(ctx.store.webhooks(&tenant).await?))
 }
 
+/// One webhook.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = Uuid, Path, description = "The webhook id")), responses(
+    (status = 200, description = "The webhook", body = Webhook),
+    (status = 404, description = "No such webhook", body = ErrorBody)))]
 async fn show(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -96,6 +108,10 @@ async fn show(
     Ok(axum::Json(ctx.store.webhook(&tenant, id).await?))
 }
 
+/// Stops deliveries and removes the webhook; its delivery log is kept.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = Uuid, Path, description = "The webhook id")), responses(
+    (status = 204, description = "Removed"),
+    (status = 404, description = "No such webhook", body = ErrorBody)))]
 async fn remove(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
@@ -105,7 +121,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListDeliveries {
     limit: Option<i64>,
@@ -113,6 +130,11 @@ struct ListDeliveries {
 }
 
 /// Every attempt, newest first: when, which event, the receiver's status or the error.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook id"), ListDeliveries), responses(
+    (status = 200, description = "A page of delivery attempts, newest first", body = Page<Delivery>),
+    (status = 404, description = "No such webhook", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody)))]
 async fn deliveries(
     State(ctx): State<ApiContext>,
     Tenant(tenant): Tenant,
