@@ -180,3 +180,30 @@ async fn the_report_is_a_pdf_with_the_figures_in_english_and_chinese() {
     .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_font_the_report_says_what_to_install() {
+    let c = cherries_in_a_fresh_database(1).await;
+    let api = serve_api_with_font(
+        c.store.clone(),
+        coldchain_api::routes::report::ReportFonts::new("/nonexistent/font.ttc"),
+    )
+    .await;
+    let (_, list) = call("GET", format!("{api}/v1/shipments"), T, None).await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, body) = call("GET", format!("{api}/v1/shipments/{id}/report"), T, None).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (503, Some("not_configured")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fonts-wqy-microhei")
+    );
+    // The chart needs no font file: the browser sets its text.
+    let (s, _, svg) = fetch(format!("{api}/v1/shipments/{id}/report/chart.svg")).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&svg));
+}

@@ -457,11 +457,20 @@ pub fn database_addr() -> SocketAddr {
 /// Serves the real router for `store` on a free local port; returns its base URL. The server
 /// lives as long as the test's runtime.
 pub async fn serve_api(store: Store) -> String {
+    serve_api_with_font(store, coldchain_api::routes::report::ReportFonts::default()).await
+}
+
+/// [`serve_api`] with the reports set in another font (or a missing one).
+pub async fn serve_api_with_font(
+    store: Store,
+    report_font: coldchain_api::routes::report::ReportFonts,
+) -> String {
     let ctx = coldchain_api::ApiContext {
         alert_feed: coldchain_api::live::AlertFeed::listen(&store),
         store,
         metrics: coldchain_api::telemetry::install_recorder(),
         broker_ready: None,
+        report_font,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -507,6 +516,7 @@ impl ApiProcess {
                     store,
                     metrics: coldchain_api::telemetry::install_recorder(),
                     broker_ready: None,
+                    report_font: coldchain_api::routes::report::ReportFonts::default(),
                 };
                 let listener = TcpListener::bind(("127.0.0.1", port))
                     .await

@@ -34,6 +34,8 @@ pub struct ApiContext {
     pub broker_ready: Option<BrokerReadiness>,
     /// Wakes `/v1/alerts/stream` when alerts change, in whichever process.
     pub alert_feed: live::AlertFeed,
+    /// The font the PDF reports are set in.
+    pub report_font: routes::report::ReportFonts,
 }
 
 /// Request bodies larger than this get 413. Device and shipment documents are small.

@@ -103,6 +103,15 @@ pub struct Config {
     /// Largest HTTP request body accepted, in bytes.
     #[arg(long, env = "COLDCHAIN_MAX_BODY_BYTES", global = true, default_value_t = coldchain_api::DEFAULT_BODY_LIMIT)]
     pub max_body_bytes: usize,
+    /// The font PDF reports are set in: one face with Latin and CJK glyphs (English and
+    /// Chinese reports), embedded in each report.
+    #[arg(
+        long,
+        env = "COLDCHAIN_REPORT_FONT",
+        global = true,
+        default_value = coldchain_api::routes::report::DEFAULT_FONT_PATH
+    )]
+    pub report_font: std::path::PathBuf,
 }
 
 impl Config {
@@ -140,7 +149,8 @@ impl fmt::Display for MaskedConfig<'_> {
         write!(
             f,
             "database_url={} db_max_connections={} mqtt_url={} mqtt_client_id={} share_group={:?} \
-             batch_size={} batch_linger_ms={} max_payload_bytes={} http_addr={} max_body_bytes={}",
+             batch_size={} batch_linger_ms={} max_payload_bytes={} http_addr={} max_body_bytes={} \
+             report_font={}",
             mask_url(&c.database_url),
             c.db_max_connections,
             mask_url(&c.mqtt_url),
@@ -150,7 +160,8 @@ impl fmt::Display for MaskedConfig<'_> {
             c.batch_linger_ms,
             c.max_payload_bytes,
             c.http_addr,
-            c.max_body_bytes
+            c.max_body_bytes,
+            c.report_font.display()
         )
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use coldchain_api::routes::report::ReportFonts;
 use coldchain_api::{ApiContext, BrokerReadiness};
 use coldchain_ingest::Ingest;
 use coldchain_store::{Store, StoreConfig, migrate};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{Cli, Command, Config};
 
@@ -52,11 +53,16 @@ async fn main() -> anyhow::Result<()> {
     if matches!(cli.command, Command::Serve | Command::Api) {
         let alert_feed = coldchain_api::live::AlertFeed::listen(&store);
         coldchain_api::webhooks::spawn(store.clone(), &alert_feed);
+        let report_font = ReportFonts::new(&config.report_font);
+        if let Err(e) = report_font.get() {
+            warn!(error = %e, "PDF reports will answer 503 until the font is installed");
+        }
         let ctx = ApiContext {
             store: store.clone(),
             metrics,
             broker_ready,
             alert_feed,
+            report_font,
         };
         let app = coldchain_api::router(ctx, config.max_body_bytes);
         let listener = tokio::net::TcpListener::bind(config.http_addr)

@@ -188,6 +188,15 @@ fn span(lang: Lang, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) ->
     )
 }
 
+/// `text` after `separator`; nothing when there is no text.
+fn after(separator: &str, text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{separator}{text}")
+    }
+}
+
 /// `h:mm` for the figures table.
 fn hm(seconds: i64) -> String {
     let minutes = (seconds + 30) / 60;
@@ -422,11 +431,7 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
             .temp_c
             .map(|t| format!(", {} °C", trim_1(t)))
             .unwrap_or_default();
-        let place = if e.location.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", e.location)
-        };
+        let place = after(", ", &e.location);
         l.para(
             0.0,
             9.0,
@@ -464,11 +469,7 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
             } else {
                 w.acknowledged_by
             };
-            let note = if m.note.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", m.note)
-            };
+            let note = after(": ", &m.note);
             l.para(
                 14.0,
                 8.5,

@@ -109,16 +109,7 @@ impl Store {
             Some(p) => crate::profiles::profile_in(&mut *tx, tenant, p).await?,
             None => None,
         };
-        let intervals: Vec<(String, i32)> = sqlx::query_as(
-            "SELECT DISTINCT sd.device_id, d.reading_interval_s
-             FROM shipment_devices sd
-             JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
-             WHERE sd.tenant_id = $1 AND sd.shipment_id = $2 ORDER BY 1",
-        )
-        .bind(tenant.as_str())
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let intervals = crate::timeline::reading_intervals_in(&mut *tx, tenant, id).await?;
         let mut loggers: BTreeMap<String, LoggerRecord> = intervals
             .into_iter()
             .map(|(device_id, interval)| {

@@ -221,16 +221,7 @@ impl Store {
         tenant: &TenantId,
         shipment: Uuid,
     ) -> Result<Vec<(String, i32)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT DISTINCT sd.device_id, d.reading_interval_s
-             FROM shipment_devices sd
-             JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
-             WHERE sd.tenant_id = $1 AND sd.shipment_id = $2 ORDER BY 1",
-        )
-        .bind(tenant.as_str())
-        .bind(shipment)
-        .fetch_all(&self.pool)
-        .await?)
+        reading_intervals_in(&self.pool, tenant, shipment).await
     }
 
     /// The window a timeline shows by default: from the first assignment to the last one's
@@ -251,4 +242,22 @@ impl Store {
         .await?;
         Ok(row.0.zip(row.1))
     }
+}
+
+/// Each riding logger's configured reading interval, in seconds, by device id.
+pub(crate) async fn reading_intervals_in<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    tenant: &TenantId,
+    shipment: Uuid,
+) -> Result<Vec<(String, i32)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT sd.device_id, d.reading_interval_s
+         FROM shipment_devices sd
+         JOIN devices d ON d.tenant_id = sd.tenant_id AND d.id = sd.device_id
+         WHERE sd.tenant_id = $1 AND sd.shipment_id = $2 ORDER BY 1",
+    )
+    .bind(tenant.as_str())
+    .bind(shipment)
+    .fetch_all(executor)
+    .await?)
 }

@@ -5,14 +5,15 @@
 //! its figures were computed from, so a reader can check it against the data.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use coldchain_domain::TenantId;
 use coldchain_domain::figures::{Assessment, ShipmentFigures, assess};
-use coldchain_report::{DEFAULT_FONT_PATH, Lang, ReportFont, ReportInput};
+pub use coldchain_report::DEFAULT_FONT_PATH;
+use coldchain_report::{Lang, ReportFont, ReportInput};
 use coldchain_store::alerts::Alert;
 use coldchain_store::record::ShipmentRecord;
 use coldchain_store::timeline::AlertMoment;
@@ -34,16 +35,37 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(chart))
 }
 
-/// The font file, from `COLDCHAIN_REPORT_FONT` or Debian's fonts-wqy-microhei, read once.
-fn font() -> Result<&'static ReportFont, ApiError> {
-    static FONT: OnceLock<Result<ReportFont, String>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let path = std::env::var_os("COLDCHAIN_REPORT_FONT")
-            .map_or_else(|| PathBuf::from(DEFAULT_FONT_PATH), PathBuf::from);
-        ReportFont::load(&path).map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| ApiError::NotConfigured(e.clone()))
+/// The reports' font: where it is, and the font itself once the first report read it.
+#[derive(Clone, Debug)]
+pub struct ReportFonts {
+    path: PathBuf,
+    /// Read once per process; a missing font is reported on every request until the
+    /// process restarts with it installed.
+    font: Arc<OnceLock<Result<ReportFont, String>>>,
+}
+
+impl ReportFonts {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            font: Arc::default(),
+        }
+    }
+
+    /// The font, read from disk the first time.
+    pub fn get(&self) -> Result<&ReportFont, ApiError> {
+        self.font
+            .get_or_init(|| ReportFont::load(&self.path).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| ApiError::NotConfigured(e.clone()))
+    }
+}
+
+impl Default for ReportFonts {
+    /// Debian's fonts-wqy-microhei.
+    fn default() -> Self {
+        Self::new(DEFAULT_FONT_PATH)
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -183,9 +205,10 @@ async fn report(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let lang = q.lang()?;
-    let font = font()?;
+    // Before the work of gathering the material.
+    let font = ctx.report_font.get()?.clone();
     let (reference, pdf) = with_input(&ctx, &tenant, id, move |input| {
-        coldchain_report::pdf(input, lang, font)
+        coldchain_report::pdf(input, lang, &font)
     })
     .await?;
     let pdf = pdf.map_err(|e| ApiError::Internal(e.to_string()))?;
