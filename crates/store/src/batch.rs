@@ -136,7 +136,7 @@ inserted AS (
 rollup AS (
     INSERT INTO reading_rollups AS r (tenant_id, device_id, bucket, n, sum_c, min_c, max_c,
                                       first_ts, last_ts)
-    SELECT tenant_id, device_id, to_timestamp(floor(extract(epoch FROM ts) / 900) * 900),
+    SELECT tenant_id, device_id, date_bin('15 minutes', ts, TIMESTAMPTZ 'epoch'),
            count(*), sum(temp_c), min(temp_c), max(temp_c), min(ts), max(ts)
     FROM inserted GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (tenant_id, device_id, bucket) DO UPDATE SET
