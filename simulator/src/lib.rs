@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod faults;
 pub mod fleet;
+pub mod journey;
 pub mod load;
 pub mod physics;
 pub mod publish;

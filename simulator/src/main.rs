@@ -138,6 +138,10 @@ struct Target {
     /// Skip registering devices and shipments (they exist already).
     #[arg(long)]
     no_register: bool,
+    /// Do not record the shipments' journeys (handovers, departures, arrivals, customs,
+    /// delivery) through the API while publishing.
+    #[arg(long)]
+    no_journey: bool,
 }
 
 #[derive(Args, Clone)]
@@ -267,15 +271,34 @@ async fn main() -> anyhow::Result<()> {
             let plans = plan_fleet(fleet.shipments, &options);
             let stream = fleet.stream_options(&target.tenant, &plans, fleet.speed);
             let registration = register(&target, &plans, stream.start, output.quiet).await?;
-            let summary = play(
-                plans,
-                stream,
+            let client = ApiClient::new(&target.api_url, &target.tenant);
+            let journeys = async {
+                if target.no_register || target.no_journey {
+                    return Ok(None);
+                }
+                client
+                    .record_journeys(&plans, stream.start, fleet.speed)
+                    .await
+                    .map(Some)
+            };
+            let publishing = play(
+                plans.clone(),
+                stream.clone(),
                 options.seed,
                 fleet.speed,
                 &target.mqtt_url,
                 display(&output),
-            )
-            .await?;
+            );
+            let (summary, journeys) = tokio::join!(publishing, journeys);
+            let (summary, journeys) = (summary?, journeys?);
+            if let Some(j) = journeys
+                && !output.quiet
+            {
+                eprintln!(
+                    "journeys recorded through {}: {} events ({} already there)",
+                    target.api_url, j.recorded, j.already_recorded
+                );
+            }
             finish(summary, registration, &output)
         }
         Command::Scenario {

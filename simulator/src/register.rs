@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::fleet::ShipmentPlan;
+use crate::journey::journey;
+use crate::run::Speed;
 
 /// A client of the coldchain API acting for one tenant.
 pub struct ApiClient {
@@ -34,6 +36,14 @@ struct ShipmentPage {
 struct ListedShipment {
     id: String,
     reference: String,
+}
+
+/// What recording the journeys did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct JourneyTally {
+    pub recorded: usize,
+    /// Refused as already recorded by an earlier run of the same fleet.
+    pub already_recorded: usize,
 }
 
 /// What registration did, for the summary.
@@ -159,6 +169,50 @@ impl ApiClient {
             }
         }
         Ok(done)
+    }
+
+    /// Records each shipment's journey (handovers, departures, arrivals, customs, delivery)
+    /// as the simulated clock passes each event, as carriers' and operators' systems would;
+    /// all at once at `Speed::Max`. Start it with the publishing, so both keep the same clock.
+    pub async fn record_journeys(
+        &self,
+        plans: &[ShipmentPlan],
+        start: DateTime<Utc>,
+        speed: Speed,
+    ) -> anyhow::Result<JourneyTally> {
+        let began = std::time::Instant::now();
+        let ids = self.shipment_ids().await?;
+        let mut steps = Vec::new();
+        for plan in plans {
+            let id = ids
+                .get(&plan.reference)
+                .with_context(|| format!("shipment {} is not registered", plan.reference))?;
+            steps.extend(journey(plan).into_iter().map(|s| (s.at, id.as_str(), s)));
+        }
+        // Stable: each shipment's events keep their order at equal times.
+        steps.sort_by_key(|(at, _, _)| *at);
+        let mut tally = JourneyTally::default();
+        for (at, id, step) in steps {
+            if let Speed::Times(x) = speed {
+                let due = std::time::Duration::from_secs_f64(at.max(0) as f64 / x);
+                if let Some(ahead) = due.checked_sub(began.elapsed()) {
+                    tokio::time::sleep(ahead).await;
+                }
+            }
+            let response = self
+                .post(&format!("/v1/shipments/{id}/events"), step.body(start))
+                .await?;
+            match response.status() {
+                StatusCode::CREATED => tally.recorded += 1,
+                StatusCode::CONFLICT => tally.already_recorded += 1,
+                _ => bail!(
+                    "recording {} of shipment {id}: {}",
+                    step.kind,
+                    describe(response).await
+                ),
+            }
+        }
+        Ok(tally)
     }
 
     /// Registers one logger; false when it was already registered.

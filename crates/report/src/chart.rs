@@ -145,7 +145,8 @@ pub(crate) fn svg(input: &ReportInput, lang: Lang) -> String {
         TOP + plot_h + 28.0
     );
 
-    // Temperature alerts over the time they lasted.
+    // Temperature alerts over the time they lasted; labels that would overlap step down.
+    let mut labels: Vec<(f64, f64)> = Vec::new();
     for alert in input.alerts.iter().filter(|a| {
         !a.retracted && matches!(a.kind.as_str(), "temperature_high" | "temperature_low")
     }) {
@@ -159,10 +160,18 @@ pub(crate) fn svg(input: &ReportInput, lang: Lang) -> String {
             (b - a).max(1.5)
         );
         if let Some(peak) = alert.peak_c {
+            let mut ly = TOP + 11.0;
+            while labels
+                .iter()
+                .any(|(lx, y)| (lx - a).abs() < 90.0 && (y - ly).abs() < 1.0)
+            {
+                ly += 12.0;
+            }
+            labels.push((a, ly));
             let _ = write!(
                 out,
-                r##"<text x="{a:.1}" y="{:.1}" fill="#b01f1f">▲ {} {} °C</text>"##,
-                TOP - 4.0,
+                r##"<text x="{:.1}" y="{ly:.1}" fill="#b01f1f">▲ {} {} °C</text>"##,
+                (a + 3.0).min(WIDTH - RIGHT - 80.0),
                 w.peak,
                 trim(peak)
             );

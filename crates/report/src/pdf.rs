@@ -333,7 +333,7 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
                     0.0,
                     9.0,
                     INK,
-                    &format!("{} {}", a.open_alerts, w.open_alerts),
+                    &format!("{}: {}", w.open_alerts, a.open_alerts),
                 );
             }
         }

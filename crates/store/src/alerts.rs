@@ -291,9 +291,11 @@ async fn defrost_windows(
         .collect())
 }
 
-/// One shipment is judged by one transaction at a time (across ingest instances and the
-/// sweeper); keys are taken in one order so two transactions cannot deadlock.
-async fn lock_shipments(
+/// One shipment is judged by one transaction at a time (across ingest instances, the
+/// sweeper and journey events); keys are taken in one order so two transactions cannot
+/// deadlock. Take it before any row lock on the shipment: judging inserts alerts, whose
+/// foreign key share-locks the shipment's row.
+pub(crate) async fn lock_shipments(
     tx: &mut PgConnection,
     shipments: &[(&str, Uuid)],
 ) -> Result<(), StoreError> {

@@ -128,8 +128,11 @@ impl Store {
         new: &NewJourneyEvent,
     ) -> Result<(StoredJourneyEvent, Journey), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The alert engine's lock first, as the batch writer takes it (a handover re-judges
+        // alerts), then the row: events of one shipment are recorded one at a time.
+        crate::alerts::lock_shipments(&mut tx, &[(tenant.as_str(), shipment)]).await?;
         let found: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM shipments WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            "SELECT id FROM shipments WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
         )
         .bind(tenant.as_str())
         .bind(shipment)
