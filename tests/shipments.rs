@@ -506,3 +506,44 @@ async fn the_timeline_keeps_peaks_and_gaps_and_never_exceeds_the_points() {
         assert!(s == 422 || s == 400, "{bad}: {s} {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_recorded_before_the_readings_shows_their_temperature_once_they_arrive() {
+    let c = cherries_in_a_fresh_database(10).await;
+    let id = shipment_id(&c).await;
+    let (s, body) = record(
+        &c,
+        &id,
+        json!({"kind": "handover", "ts": minute(&c, 60), "from_custodian": "Packer",
+               "to_custodian": "Carrier"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["event"]["temp_c"], Value::Null, "no reading yet");
+    let (s, _) = record(
+        &c,
+        &id,
+        json!({"kind": "departed", "ts": minute(&c, 70), "temp_c": 0.8}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    // The logger's buffer arrives later: 1.7 °C at the handover's minute.
+    let temps: Vec<f64> = (0..20).map(|i| if i == 12 { 1.7 } else { 1.0 }).collect();
+    write(&c, &temps).await;
+    let events = get(&c, &format!("/v1/shipments/{id}/events")).await;
+    assert_eq!(
+        (
+            events[0]["temp_c"].as_f64(),
+            events[0]["temp_source"].as_str()
+        ),
+        (Some(1.7), Some("loggers"))
+    );
+    assert_eq!(
+        (
+            events[1]["temp_c"].as_f64(),
+            events[1]["temp_source"].as_str()
+        ),
+        (Some(0.8), Some("recorded")),
+        "a measured temperature stays as recorded"
+    );
+}

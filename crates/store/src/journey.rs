@@ -1,7 +1,7 @@
 //! A shipment's recorded journey events, the status they lead to, and the alert
 //! re-evaluation a handover's dock window calls for.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use coldchain_domain::journey::{Journey, JourneyEvent, JourneyEventKind, dock_windows};
 use coldchain_domain::{DeviceId, TenantId};
 use serde::Serialize;
@@ -52,20 +52,58 @@ pub struct NewJourneyEvent {
     pub recorded_by: String,
 }
 
-/// How far back a logger's reading still tells the temperature at an event.
-const TEMPERATURE_LOOKBACK_MINUTES: i64 = 60;
+/// The goods' temperature at the moment `$ts` names, as the shipment's loggers saw it: the
+/// mean of each riding logger's latest reading at or before it, no more than an hour old.
+macro_rules! temperature_at {
+    ($tenant:literal, $shipment:literal, $ts:literal) => {
+        concat!(
+            "SELECT avg(latest.temp_c)
+             FROM shipment_devices sd
+             CROSS JOIN LATERAL (
+                 SELECT r.temp_c FROM readings r
+                 WHERE r.tenant_id = sd.tenant_id AND r.device_id = sd.device_id
+                   AND r.ts <= ",
+            $ts,
+            " AND r.ts > ",
+            $ts,
+            " - interval '1 hour'
+                   AND r.ts >= sd.assigned_from
+                 ORDER BY r.ts DESC LIMIT 1) latest
+             WHERE sd.tenant_id = ",
+            $tenant,
+            " AND sd.shipment_id = ",
+            $shipment,
+            "
+               AND sd.assigned_from <= ",
+            $ts,
+            "
+               AND (sd.assigned_to IS NULL OR sd.assigned_to > ",
+            $ts,
+            ")"
+        )
+    };
+}
 
-/// A shipment's journey events in recorded order.
+/// A shipment's journey events in recorded order. An event recorded without a temperature
+/// (the loggers' readings had not arrived yet: buffered at sea, say) shows the loggers'
+/// temperature at its moment from the readings as they are now.
 pub(crate) async fn journey_events(
     conn: &mut PgConnection,
     tenant: &str,
     shipment: Uuid,
 ) -> Result<Vec<StoredJourneyEvent>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT seq, ts, kind, location, from_custodian, to_custodian, temp_c, temp_source,
-                dock_minutes, note, recorded_by, recorded_at
-         FROM shipment_events WHERE tenant_id = $1 AND shipment_id = $2 ORDER BY seq",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT e.seq, e.ts, e.kind, e.location, e.from_custodian, e.to_custodian,
+                COALESCE(e.temp_c, now_seen.temp_c) AS temp_c,
+                CASE WHEN e.temp_c IS NOT NULL THEN e.temp_source
+                     WHEN now_seen.temp_c IS NOT NULL THEN 'loggers' END AS temp_source,
+                e.dock_minutes, e.note, e.recorded_by, e.recorded_at
+         FROM shipment_events e
+         LEFT JOIN LATERAL (",
+        temperature_at!("e.tenant_id", "e.shipment_id", "e.ts"),
+        " AND e.temp_c IS NULL) now_seen(temp_c) ON true
+         WHERE e.tenant_id = $1 AND e.shipment_id = $2 ORDER BY e.seq"
+    ))
     .bind(tenant)
     .bind(shipment)
     .fetch_all(&mut *conn)
@@ -231,29 +269,17 @@ impl Store {
     }
 }
 
-/// The goods' temperature at `ts` as the shipment's loggers saw it: the mean of each
-/// riding logger's latest reading at or before `ts`, no older than the lookback.
+/// The goods' temperature at `ts` as the shipment's loggers saw it.
 async fn temperature_at(
     tx: &mut PgConnection,
     tenant: &TenantId,
     shipment: Uuid,
     ts: DateTime<Utc>,
 ) -> Result<Option<f64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT avg(latest.temp_c)
-         FROM shipment_devices sd
-         CROSS JOIN LATERAL (
-             SELECT r.temp_c FROM readings r
-             WHERE r.tenant_id = sd.tenant_id AND r.device_id = sd.device_id
-               AND r.ts <= $3 AND r.ts > $3 - $4 AND r.ts >= sd.assigned_from
-             ORDER BY r.ts DESC LIMIT 1) latest
-         WHERE sd.tenant_id = $1 AND sd.shipment_id = $2
-           AND sd.assigned_from <= $3 AND (sd.assigned_to IS NULL OR sd.assigned_to > $3)",
-    )
-    .bind(tenant.as_str())
-    .bind(shipment)
-    .bind(ts)
-    .bind(Duration::minutes(TEMPERATURE_LOOKBACK_MINUTES))
-    .fetch_one(&mut *tx)
-    .await?)
+    Ok(sqlx::query_scalar(temperature_at!("$1", "$2", "$3"))
+        .bind(tenant.as_str())
+        .bind(shipment)
+        .bind(ts)
+        .fetch_one(&mut *tx)
+        .await?)
 }
