@@ -230,15 +230,17 @@ fn figure_cells(label: String, f: &Figures) -> Vec<String> {
     ]
 }
 
-fn leg_label(lang: Lang, seq: u32, kind: LegKind, from: &str, to: &str) -> String {
-    let kind = term(
-        lang,
-        match kind {
-            LegKind::Origin => "origin",
-            LegKind::Transit => "transit",
-            LegKind::Hub => "hub",
-        },
-    );
+fn leg_label(lang: Lang, seq: u32, kind: Option<LegKind>, from: &str, to: &str) -> String {
+    let kind = kind.map_or(String::new(), |kind| {
+        term(
+            lang,
+            match kind {
+                LegKind::Origin => "origin",
+                LegKind::Transit => "transit",
+                LegKind::Hub => "hub",
+            },
+        ) + " "
+    });
     let place = match (from.is_empty(), to.is_empty()) {
         (false, false) => format!("{from} → {to}"),
         (false, true) => from.to_owned(),
@@ -246,8 +248,8 @@ fn leg_label(lang: Lang, seq: u32, kind: LegKind, from: &str, to: &str) -> Strin
         (true, true) => String::new(),
     };
     match lang {
-        Lang::En => format!("{} {seq} {kind} {place}", lang.words().leg),
-        Lang::Zh => format!("第{seq}段 {kind} {place}"),
+        Lang::En => format!("{} {seq} {kind}{place}", lang.words().leg),
+        Lang::Zh => format!("第{seq}段 {kind}{place}"),
     }
 }
 
@@ -349,9 +351,10 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
 
     if let Some(figures) = input.figures {
         l.heading(w.figures);
-        let columns = [
-            0.0, 121.0, 157.5, 194.0, 230.5, 267.0, 303.5, 340.0, 376.5, 413.0, 449.5, 486.0,
-        ];
+        // The stretch's name takes what the eleven figures leave.
+        let columns: Vec<f32> = std::iter::once(0.0)
+            .chain((0..11).map(|i| CONTENT_W - 33.0 * (11 - i) as f32))
+            .collect();
         let header: Vec<String> = w.columns.iter().map(|c| (*c).to_owned()).collect();
         l.row(6.8, MUTED, &columns, &header);
         l.row(
@@ -365,7 +368,8 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
             l.row(6.8, INK, &columns, &figure_cells(label, &d.figures));
         }
         for leg in &figures.legs {
-            let label = leg_label(lang, leg.of.seq, leg.of.kind, &leg.of.from, &leg.of.to);
+            // The kind is in the journey section; here the places.
+            let label = leg_label(lang, leg.of.seq, None, &leg.of.from, &leg.of.to);
             l.row(6.8, INK, &columns, &figure_cells(label, &leg.figures));
         }
         for c in &figures.custodians {
@@ -394,7 +398,7 @@ fn lay_out(input: &ReportInput, lang: Lang) -> Layout {
         l.para(0.0, 9.0, MUTED, w.no_journey);
     }
     for leg in &journey.legs {
-        let label = leg_label(lang, leg.seq, leg.kind, &leg.from, &leg.to);
+        let label = leg_label(lang, leg.seq, Some(leg.kind), &leg.from, &leg.to);
         l.para(
             0.0,
             9.0,
