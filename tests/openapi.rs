@@ -54,14 +54,7 @@ async fn every_route_is_in_the_openapi_document() {
     let db = TestDb::create().await;
     let api = serve_api(db.store().await).await;
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(format!("{api}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, doc) = call("GET", format!("{api}/openapi.json"), "acme", None).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3."),
         "{}",

@@ -76,16 +76,9 @@ async fn time_get(http: &reqwest::Client, url: &str, warm: usize, n: usize) -> V
 }
 
 /// Checks a timeline answer: every logger present, never more buckets than asked.
-async fn check(http: &reqwest::Client, url: &str, points: usize) -> Value {
-    let body: Value = http
-        .get(url)
-        .header("X-Tenant", TENANT)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn check(url: &str, points: usize) -> Value {
+    let (status, body) = call("GET", url.to_owned(), TENANT, None).await;
+    assert_eq!(status, 200, "{url}: {body}");
     let devices = body["devices"].as_array().expect("devices");
     assert_eq!(devices.len(), LOGGERS as usize, "{body}");
     for d in devices {
@@ -191,7 +184,7 @@ async fn main() {
 
     let http = reqwest::Client::new();
     let timeline = format!("{api}/v1/shipments/{id}/timeline");
-    let body = check(&http, &format!("{timeline}?points=500"), 500).await;
+    let body = check(&format!("{timeline}?points=500"), 500).await;
     let gaps = body["events"]
         .as_array()
         .unwrap()
@@ -203,14 +196,14 @@ async fn main() {
         body["bucket_s"], body["points"]
     );
     assert_eq!(gaps, 1, "the two silent hours of ship-2");
-    check(&http, &format!("{timeline}?points=5000"), 5000).await;
+    check(&format!("{timeline}?points=5000"), 5000).await;
     let day_from = start + chrono::Duration::days(10);
     let zoom = format!(
         "{timeline}?points=500&from={}&to={}",
         urlencode(&day_from.to_rfc3339()),
         urlencode(&(day_from + chrono::Duration::days(1)).to_rfc3339())
     );
-    check(&http, &zoom, 500).await;
+    check(&zoom, 500).await;
 
     // The store's series query alone, one plan, from the rollups and from the readings.
     let tenant = TenantId::parse(TENANT.to_owned()).unwrap();
