@@ -104,6 +104,8 @@ async fn material(ctx: &ApiContext, tenant: &TenantId, id: Uuid) -> Result<Mater
     for _ in 0..SNAPSHOT_ATTEMPTS {
         let record = ctx.store.shipment_record(tenant, id).await?;
         let (fingerprint, readings) = fingerprint(ctx, tenant, id).await?;
+        // Readings are only ever added, never changed or removed: the export, read after the
+        // record, holds the same readings exactly when it holds as many.
         let in_record: usize = record.loggers.iter().map(|l| l.points.len()).sum();
         if in_record as u64 != readings {
             continue;
