@@ -308,6 +308,8 @@ async fn health_and_metrics_answer() {
     let (s, body) = api.get("/readyz").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["database"], true);
+    api.get("/v1/shipments/00000000-0000-0000-0000-000000000000")
+        .await;
     let res = api
         .http
         .get(format!("{}/metrics", api.base))
@@ -315,4 +317,14 @@ async fn health_and_metrics_answer() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Requests are counted per route template, not per id.
+    let text = res.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("coldchain_http_requests_total")
+                && l.contains(r#"route="/v1/shipments/{id}""#)
+                && l.contains(r#"status="404""#)),
+        "{text}"
+    );
+    assert!(text.contains("coldchain_http_request_duration_seconds"));
 }

@@ -90,6 +90,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(ctx: ApiContext, body_limit: usize) -> Router {
     let (routes, _) = documented_routes().split_for_parts();
     routes
+        .route_layer(axum::middleware::from_fn(telemetry::track))
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

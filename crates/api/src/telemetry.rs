@@ -1,6 +1,15 @@
-//! The process-wide Prometheus recorder behind `/metrics`.
+//! The process-wide Prometheus recorder behind `/metrics`, and the HTTP metrics every route
+//! reports: `coldchain_http_requests_total{method, route, status}` and
+//! `coldchain_http_request_duration_seconds{method, route}` (time to the response head; a
+//! live stream counts until it starts). `route` is the route's template, so the label set
+//! stays small whatever ids clients send.
 
 use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -29,4 +38,27 @@ pub fn install_recorder() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// Counts and times one request of a matched route.
+pub async fn track(route: MatchedPath, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = route.as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(
+        "coldchain_http_request_duration_seconds",
+        "method" => method.clone(),
+        "route" => route.clone()
+    )
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "coldchain_http_requests_total",
+        "method" => method,
+        "route" => route,
+        "status" => status
+    )
+    .increment(1);
+    response
 }
