@@ -170,6 +170,23 @@ async fn the_report_is_a_pdf_with_the_figures_in_english_and_chinese() {
     .await;
     assert!(String::from_utf8(svg_zh).unwrap().contains("峰值 4.5 °C"));
 
+    // Another tenant sees no such shipment.
+    for path in [
+        "report",
+        "report/chart.svg",
+        "readings.csv",
+        "timeline",
+        "figures",
+    ] {
+        let (s, body) = call(
+            "GET",
+            format!("{}/v1/shipments/{id}/{path}", c.api),
+            "rival",
+            None,
+        )
+        .await;
+        assert_eq!(s, 404, "{path}: {body}");
+    }
     let (s, _, body) = fetch(format!("{}/v1/shipments/{id}/report?lang=fr", c.api)).await;
     assert_eq!(s, 422, "{}", String::from_utf8_lossy(&body));
     let (s, _, _) = fetch(format!(
