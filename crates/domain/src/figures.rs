@@ -370,6 +370,15 @@ pub struct LoggerInput<'a> {
 }
 
 /// The shipment's figures: overall, per logger, per leg and per custodian.
+/// The whole shipment's figures alone (what the verdict needs), without the breakdowns.
+pub fn overall_figures(loggers: &[LoggerInput], delta_h: f64) -> Figures {
+    let prepared: Vec<Logger> = loggers
+        .iter()
+        .map(|l| Logger::new(l.series, l.rules))
+        .collect();
+    combined(&prepared, &[Window::ALL], delta_h)
+}
+
 pub fn shipment_figures(
     loggers: &[LoggerInput],
     journey: &Journey,

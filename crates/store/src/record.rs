@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use coldchain_domain::excursion::{Point, Rules, Series, TimeSpan};
-use coldchain_domain::figures::{LoggerInput, ShipmentFigures, shipment_figures};
+use coldchain_domain::figures::{
+    Figures, LoggerInput, ShipmentFigures, overall_figures, shipment_figures,
+};
 use coldchain_domain::journey::{Journey, dock_windows};
 use coldchain_domain::{DeviceEvent, ProductProfile, TenantId};
 use uuid::Uuid;
@@ -56,6 +58,18 @@ impl ShipmentRecord {
 
     /// The figures, judged against the profile's band; none without a profile.
     pub fn figures(&self) -> Option<ShipmentFigures> {
+        let journey = self.journey();
+        self.judge(|inputs, delta_h| shipment_figures(inputs, &journey, delta_h))
+    }
+
+    /// The whole shipment's figures without the breakdowns (for the verdict); none without
+    /// a profile.
+    pub fn overall_figures(&self) -> Option<Figures> {
+        self.judge(overall_figures)
+    }
+
+    /// Runs `judge` over each logger's series and rules, with the profile's ΔH.
+    fn judge<T>(&self, judge: impl FnOnce(&[LoggerInput], f64) -> T) -> Option<T> {
         let profile = self.profile.as_ref()?;
         let rules = self.rules()?;
         let series: Vec<Series> = self
@@ -75,11 +89,7 @@ impl ShipmentRecord {
                 rules,
             })
             .collect();
-        Some(shipment_figures(
-            &inputs,
-            &self.journey(),
-            profile.mkt_delta_h_kj_per_mol,
-        ))
+        Some(judge(&inputs, profile.mkt_delta_h_kj_per_mol))
     }
 }
 
@@ -122,23 +132,29 @@ impl Store {
                 (device_id, record)
             })
             .collect();
-        let readings: Vec<(String, DateTime<Utc>, f64)> = sqlx::query_as(
-            "SELECT r.device_id, r.ts, r.temp_c
+        // One row per logger with its series as two arrays: a three-week one-minute series
+        // arrives in a fraction of the time 30,000 rows take.
+        let series: Vec<(String, Vec<DateTime<Utc>>, Vec<f64>)> = sqlx::query_as(
+            "SELECT r.device_id, array_agg(r.ts ORDER BY r.ts), array_agg(r.temp_c ORDER BY r.ts)
              FROM shipment_devices a
              JOIN readings r
                ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
               AND r.ts >= a.assigned_from
               AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
              WHERE a.tenant_id = $1 AND a.shipment_id = $2
-             ORDER BY r.device_id, r.ts",
+             GROUP BY r.device_id",
         )
         .bind(tenant.as_str())
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        for (device, ts, temp_c) in readings {
+        for (device, times, temps) in series {
             if let Some(l) = loggers.get_mut(&device) {
-                l.points.push(Point { ts, temp_c });
+                l.points = times
+                    .into_iter()
+                    .zip(temps)
+                    .map(|(ts, temp_c)| Point { ts, temp_c })
+                    .collect();
             }
         }
         let events: Vec<(String, DateTime<Utc>, String)> = sqlx::query_as(

@@ -245,9 +245,9 @@ async fn show(
     let latest_readings = ctx.store.latest_readings(&tenant, id).await?;
     let open_alerts = open_alerts(&ctx, &tenant, id).await?;
     let assessment = record
-        .figures()
+        .overall_figures()
         .zip(record.profile.as_ref())
-        .map(|(f, p)| assess(&f.overall, p.excursion_budget, open_alerts.len()));
+        .map(|(f, p)| assess(&f, p.excursion_budget, open_alerts.len()));
     Ok(axum::Json(ShipmentDetail {
         journey: JourneyView::from(&record.journey()),
         shipment: record.shipment,
