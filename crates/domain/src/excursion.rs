@@ -439,7 +439,7 @@ pub fn reevaluate(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
     use proptest::prelude::*;
@@ -448,7 +448,8 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap()
     }
 
-    fn rules() -> Rules {
+    /// Band 0..4 °C, 15 minutes to alert, 0.5 °C / 10 minutes to clear, 10-minute gaps.
+    pub(crate) fn rules() -> Rules {
         Rules {
             min_c: 0.0,
             max_c: 4.0,

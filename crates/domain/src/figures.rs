@@ -503,6 +503,7 @@ pub fn assess(figures: &Figures, budget: Duration, open_alerts: usize) -> Assess
 mod tests {
     use super::*;
     use crate::excursion::Point;
+    use crate::excursion::tests::rules;
     use crate::journey::{JourneyEvent, JourneyEventKind, LegKind};
     use chrono::TimeZone;
 
@@ -510,16 +511,14 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap() + Duration::minutes(minute)
     }
 
-    fn rules() -> Rules {
-        Rules {
-            min_c: 0.0,
-            max_c: 4.0,
-            alert_delay: Duration::minutes(15),
-            clear_margin_c: 0.5,
-            clear_delay: Duration::minutes(10),
-            max_gap: Duration::minutes(10),
-            muted: Vec::new(),
-        }
+    /// One logger's figures over `journey`, with the default ΔH.
+    fn one_logger(series: &Series, rules: &Rules, journey: &Journey) -> ShipmentFigures {
+        let input = LoggerInput {
+            device_id: "a",
+            series,
+            rules,
+        };
+        shipment_figures(&[input], journey, 83.144)
     }
 
     fn series(readings: &[(i64, f64)]) -> Series {
@@ -569,15 +568,7 @@ mod tests {
     fn one_logger_figures_match_a_hand_count() {
         let s = series(&ONE_LOGGER);
         let r = rules();
-        let f = shipment_figures(
-            &[LoggerInput {
-                device_id: "a",
-                series: &s,
-                rules: &r,
-            }],
-            &Journey::default(),
-            83.144,
-        );
+        let f = one_logger(&s, &r, &Journey::default());
         let o = &f.overall;
         assert_eq!(o.readings, 9);
         assert_eq!((o.min_c, o.max_c), (Some(-1.0), Some(6.0)));
@@ -605,15 +596,7 @@ mod tests {
             handover(62, "Carrier", "Packer"),
         ])
         .unwrap();
-        let f = shipment_figures(
-            &[LoggerInput {
-                device_id: "a",
-                series: &s,
-                rules: &r,
-            }],
-            &journey,
-            83.144,
-        );
+        let f = one_logger(&s, &r, &journey);
         let legs: Vec<_> = f
             .legs
             .iter()
@@ -707,15 +690,7 @@ mod tests {
         let s = series(&ONE_LOGGER);
         let mut r = rules();
         r.muted = vec![(at(10), at(20))];
-        let f = shipment_figures(
-            &[LoggerInput {
-                device_id: "a",
-                series: &s,
-                rules: &r,
-            }],
-            &Journey::default(),
-            83.144,
-        );
+        let f = one_logger(&s, &r, &Journey::default());
         assert_eq!(f.overall.above_s, 900);
         assert_eq!(f.overall.budget_used_s, 1200 - 600);
         assert_eq!((f.overall.excursions, f.overall.excursion_s), (2, 600));
@@ -725,15 +700,7 @@ mod tests {
     fn a_steady_temperature_is_its_own_mean_and_mkt() {
         let s = series(&[(0, 3.0), (5, 3.0), (10, 3.0)]);
         let r = rules();
-        let f = shipment_figures(
-            &[LoggerInput {
-                device_id: "a",
-                series: &s,
-                rules: &r,
-            }],
-            &Journey::default(),
-            83.144,
-        );
+        let f = one_logger(&s, &r, &Journey::default());
         assert!((f.overall.mkt_c.unwrap() - 3.0).abs() < 1e-9);
         assert!((f.overall.mean_c.unwrap() - 3.0).abs() < 1e-9);
         let empty = shipment_figures(&[], &Journey::default(), 83.144);
