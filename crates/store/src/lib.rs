@@ -9,10 +9,12 @@ pub mod error;
 pub mod journey;
 pub mod migrate;
 pub mod profiles;
+#[macro_use]
 pub mod readings;
 pub mod rejected;
 pub mod timeline;
-// Before `record`, which reads shipments with the same columns.
+// `shipments` and `readings` before `record`, which reads shipments with the same columns
+// and readings with the same join.
 #[macro_use]
 pub mod shipments;
 pub mod record;

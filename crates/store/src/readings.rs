@@ -37,6 +37,19 @@ pub struct ReadingQuery {
     pub limit: i64,
 }
 
+/// The readings of shipment `$2` of tenant `$1`: each riding logger's inside its assignment
+/// windows (`r` the reading, `a` the assignment).
+macro_rules! shipment_readings_from {
+    () => {
+        "FROM shipment_devices a
+         JOIN readings r
+           ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
+          AND r.ts >= a.assigned_from
+          AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
+         WHERE a.tenant_id = $1 AND a.shipment_id = $2"
+    };
+}
+
 impl Store {
     /// Readings of the shipment's devices within their assignment windows and `from..to`
     /// (event time, `to` exclusive), ordered by (event time, device).
@@ -47,21 +60,16 @@ impl Store {
         q: &ReadingQuery,
     ) -> Result<Vec<StoredReading>, StoreError> {
         let (after_ts, after_device) = q.after.clone().unzip();
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "SELECT r.device_id, r.ts, r.seq, r.temp_c, r.humidity_pct, r.door_open,
-                    r.battery_pct, r.lat, r.lon, r.received_at
-             FROM shipment_devices a
-             JOIN readings r
-               ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
-              AND r.ts >= a.assigned_from
-              AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
-             WHERE a.tenant_id = $1 AND a.shipment_id = $2
-               AND ($3::timestamptz IS NULL OR r.ts >= $3)
+                    r.battery_pct, r.lat, r.lon, r.received_at ",
+            shipment_readings_from!(),
+            " AND ($3::timestamptz IS NULL OR r.ts >= $3)
                AND ($4::timestamptz IS NULL OR r.ts < $4)
                AND ($5::timestamptz IS NULL OR (r.ts, r.device_id) > ($5, $6))
              ORDER BY r.ts, r.device_id
-             LIMIT $7",
-        )
+             LIMIT $7"
+        ))
         .bind(tenant.as_str())
         .bind(shipment)
         .bind(q.from)
@@ -85,17 +93,12 @@ impl Store {
         let (pool, tenant) = (self.pool.clone(), tenant.as_str().to_owned());
         tokio::spawn(async move {
             use futures_util::StreamExt;
-            let mut rows = sqlx::query_as(
+            let mut rows = sqlx::query_as(concat!(
                 "SELECT r.device_id, r.ts, r.seq, r.temp_c, r.humidity_pct, r.door_open,
-                        r.battery_pct, r.lat, r.lon, r.received_at
-                 FROM shipment_devices a
-                 JOIN readings r
-                   ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
-                  AND r.ts >= a.assigned_from
-                  AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
-                 WHERE a.tenant_id = $1 AND a.shipment_id = $2
-                 ORDER BY r.ts, r.device_id",
-            )
+                        r.battery_pct, r.lat, r.lon, r.received_at ",
+                shipment_readings_from!(),
+                " ORDER BY r.ts, r.device_id"
+            ))
             .bind(tenant)
             .bind(shipment)
             .fetch(&pool);

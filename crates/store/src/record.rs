@@ -134,16 +134,11 @@ impl Store {
             .collect();
         // One row per logger with its series as two arrays: a three-week one-minute series
         // arrives in a fraction of the time 30,000 rows take.
-        let series: Vec<(String, Vec<DateTime<Utc>>, Vec<f64>)> = sqlx::query_as(
-            "SELECT r.device_id, array_agg(r.ts ORDER BY r.ts), array_agg(r.temp_c ORDER BY r.ts)
-             FROM shipment_devices a
-             JOIN readings r
-               ON r.tenant_id = a.tenant_id AND r.device_id = a.device_id
-              AND r.ts >= a.assigned_from
-              AND (a.assigned_to IS NULL OR r.ts < a.assigned_to)
-             WHERE a.tenant_id = $1 AND a.shipment_id = $2
-             GROUP BY r.device_id",
-        )
+        let series: Vec<(String, Vec<DateTime<Utc>>, Vec<f64>)> = sqlx::query_as(concat!(
+            "SELECT r.device_id, array_agg(r.ts ORDER BY r.ts), array_agg(r.temp_c ORDER BY r.ts) ",
+            shipment_readings_from!(),
+            " GROUP BY r.device_id"
+        ))
         .bind(tenant.as_str())
         .bind(id)
         .fetch_all(&mut *tx)
