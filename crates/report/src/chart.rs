@@ -9,7 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use coldchain_domain::excursion::Point;
 
 use crate::words::Lang;
-use crate::{FONT_FAMILY, ReportInput};
+use coldchain_store::alerts::Alert;
+use coldchain_store::record::ShipmentRecord;
+
+use crate::FONT_FAMILY;
 
 pub const WIDTH: f64 = 760.0;
 pub const HEIGHT: f64 = 300.0;
@@ -28,11 +31,10 @@ struct Trace<'a> {
     max_gap: Duration,
 }
 
-pub(crate) fn svg(input: &ReportInput, lang: Lang) -> String {
+pub(crate) fn svg(record: &ShipmentRecord, alerts: &[Alert], lang: Lang) -> String {
     let w = lang.words();
-    let rules = input.record.rules();
-    let traces: Vec<Trace> = input
-        .record
+    let rules = record.rules();
+    let traces: Vec<Trace> = record
         .loggers
         .iter()
         .enumerate()
@@ -44,7 +46,7 @@ pub(crate) fn svg(input: &ReportInput, lang: Lang) -> String {
                 .map_or(l.reading_interval * 2, |r| r[i].max_gap),
         })
         .collect();
-    let band = input.record.profile.as_ref().map(|p| (p.min_c, p.max_c));
+    let band = record.profile.as_ref().map(|p| (p.min_c, p.max_c));
     let mut out = String::new();
     let _ = write!(
         out,
@@ -147,7 +149,7 @@ pub(crate) fn svg(input: &ReportInput, lang: Lang) -> String {
 
     // Temperature alerts over the time they lasted; labels that would overlap step down.
     let mut labels: Vec<(f64, f64)> = Vec::new();
-    for alert in input.alerts.iter().filter(|a| {
+    for alert in alerts.iter().filter(|a| {
         !a.retracted && matches!(a.kind.as_str(), "temperature_high" | "temperature_low")
     }) {
         let (a, b) = (

@@ -87,9 +87,10 @@ pub struct ReportInput<'a> {
     pub generated_at: DateTime<Utc>,
 }
 
-/// The temperature chart, an SVG document.
-pub fn chart_svg(input: &ReportInput, lang: Lang) -> String {
-    chart::svg(input, lang)
+/// The temperature chart of the record's readings with its alerts marked (retracted ones
+/// and other kinds are left out), an SVG document.
+pub fn chart_svg(record: &ShipmentRecord, alerts: &[Alert], lang: Lang) -> String {
+    chart::svg(record, alerts, lang)
 }
 
 /// The report as a PDF document.

@@ -517,7 +517,7 @@ pub(crate) fn render(
     font: &ReportFont,
 ) -> Result<Vec<u8>, ReportError> {
     let layout = lay_out(input, lang);
-    let svg = chart::svg(input, lang);
+    let svg = chart::svg(input.record, input.alerts, lang);
     let tree = {
         let mut db = usvg::fontdb::Database::new();
         db.load_font_data(font.data.as_ref().clone());

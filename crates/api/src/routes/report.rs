@@ -165,15 +165,16 @@ fn judged(m: &Material, open: usize) -> (Option<ShipmentFigures>, Option<Assessm
     (figures, assessment)
 }
 
-/// Draws with the report's material: `draw` gets the input assembled from it.
-async fn with_input<T: Send + 'static>(
+/// Draws the PDF from the report's material: rendering (shaping, subsetting the font,
+/// compressing) is CPU work, off the runtime.
+async fn render(
     ctx: &ApiContext,
     tenant: &TenantId,
     id: Uuid,
-    draw: impl FnOnce(&ReportInput) -> T + Send + 'static,
-) -> Result<(String, T), ApiError> {
+    lang: Lang,
+    font: ReportFont,
+) -> Result<(String, Vec<u8>), ApiError> {
     let m = material(ctx, tenant, id).await?;
-    // Rendering (shaping, subsetting the font, compressing) is CPU work: off the runtime.
     tokio::task::spawn_blocking(move || {
         let open = m.alerts.iter().filter(|a| a.status != "resolved").count();
         let (figures, assessment) = judged(&m, open);
@@ -187,10 +188,15 @@ async fn with_input<T: Send + 'static>(
             readings: m.readings,
             generated_at: Utc::now(),
         };
-        (m.record.shipment.reference.clone(), draw(&input))
+        let pdf = coldchain_report::pdf(&input, lang, &font);
+        (m.record.shipment.reference.clone(), pdf)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))
+    .and_then(|(reference, pdf)| {
+        pdf.map(|pdf| (reference, pdf))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
 }
 
 /// The temperature report, a PDF to hand to a buyer, an importer or an inspector.
@@ -209,11 +215,7 @@ async fn report(
     let lang = q.lang()?;
     // Before the work of gathering the material.
     let font = ctx.report_font.get()?.clone();
-    let (reference, pdf) = with_input(&ctx, &tenant, id, move |input| {
-        coldchain_report::pdf(input, lang, &font)
-    })
-    .await?;
-    let pdf = pdf.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (reference, pdf) = render(&ctx, &tenant, id, lang, font).await?;
     let name = file_name(
         &reference,
         &format!("temperature-report-{}.pdf", lang.code()),
@@ -243,9 +245,12 @@ async fn chart(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let lang = q.lang()?;
-    let (_, svg) = with_input(&ctx, &tenant, id, move |input| {
-        coldchain_report::chart_svg(input, lang)
-    })
-    .await?;
+    // The chart needs neither the figures nor the fingerprint: the readings and the alerts.
+    let record = ctx.store.shipment_record(&tenant, id).await?;
+    let alerts = shipment_alerts(&ctx, &tenant, id).await?;
+    let svg =
+        tokio::task::spawn_blocking(move || coldchain_report::chart_svg(&record, &alerts, lang))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([("content-type", "image/svg+xml; charset=utf-8")], svg).into_response())
 }
